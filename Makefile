@@ -1,0 +1,72 @@
+# Two commands for a fresh machine with Python 3.11 and make:  make book  and  make test.
+# Every target creates .venv on demand with the exact pins of requirements.txt.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(abspath $(VENV))/bin
+STAMP  := $(VENV)/.installed
+# The kernels that execute the chapters must be this venv's python.
+export PATH := $(BIN):$(PATH)
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+PORT ?= 8000
+NOTEBOOKS ?=
+
+.PHONY: help install book test lab outputs serve bench lint format clean distclean
+
+help:
+	@echo "make book      build the HTML book into _build/html (executes every chapter)"
+	@echo "make test      library tests, nbval over every chapter, build, links, browser"
+	@echo "make lab       JupyterLab on book/ with nllkit installed"
+	@echo "make outputs   re-execute chapters in place (NOTEBOOKS='book/01-….ipynb' for some)"
+	@echo "make serve     serve _build/html on http://127.0.0.1:$(PORT)/"
+	@echo "make bench     accuracy and speed tables: nllkit vs numpy, scipy, torch"
+	@echo "make lint      ruff check and format check;  make format  to apply the format"
+	@echo "make clean     remove build outputs;  make distclean  also removes .venv"
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --disable-pip-version-check --quiet -r requirements.txt
+	$(VENV)/bin/python -m pip install --disable-pip-version-check --quiet --no-deps \
+		--no-build-isolation --editable .
+	@touch $@
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo
+	@echo "The book is in _build/html. Open file://$(CURDIR)/_build/html/index.html"
+	@echo "or run 'make serve' and open http://127.0.0.1:$(PORT)/"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=book
+
+outputs: $(STAMP)
+	$(BIN)/python tools/execute_notebooks.py $(NOTEBOOKS)
+
+serve:
+	@test -f _build/html/index.html || { echo "No built book: run 'make book' first."; exit 1; }
+	@echo "Serving _build/html on http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
+	$(or $(wildcard $(BIN)/python),$(PYTHON)) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks tools book/_ext
+	$(BIN)/ruff format --check src tests benchmarks tools book/_ext
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks tools book/_ext
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis .ruff_cache
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) node_modules
