@@ -7,6 +7,21 @@ high-precision references). Every public name is importable from the package roo
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .checking import (
+    finite_difference_gradient,
+    mp_binary_cross_entropy_with_logits,
+    mp_cross_entropy,
+    mp_entropy,
+    mp_kl_divergence,
+    mp_log_sigmoid,
+    mp_log_softmax,
+    mp_logit,
+    mp_logsumexp,
+    mp_sigmoid,
+    mp_softmax,
+    mp_softplus,
+    ulp_distance,
+)
 from .plotting import BOOK_COLORS, BOOK_RC, use_book_style
 from .reproducibility import seed
 
@@ -19,6 +34,19 @@ __all__ = [
     "BOOK_COLORS",
     "BOOK_RC",
     "__version__",
+    "finite_difference_gradient",
+    "mp_binary_cross_entropy_with_logits",
+    "mp_cross_entropy",
+    "mp_entropy",
+    "mp_kl_divergence",
+    "mp_log_sigmoid",
+    "mp_log_softmax",
+    "mp_logit",
+    "mp_logsumexp",
+    "mp_sigmoid",
+    "mp_softmax",
+    "mp_softplus",
     "seed",
+    "ulp_distance",
     "use_book_style",
 ]

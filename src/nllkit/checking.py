@@ -1,0 +1,1021 @@
+"""Tools that check numerical code: finite differences, ULP distances, correctly rounded references.
+
+Chapters and tests use these to prove that a derivative or a numerics function is right, rather
+than merely plausible:
+
+* :func:`finite_difference_gradient` — a central-difference gradient to compare a closed-form
+  derivative against;
+* :func:`ulp_distance` — how many representable floats lie between a result and its reference;
+* ``mp_*`` — high-precision (mpmath) references for each numerics function and loss, *correctly
+  rounded* to the input's float dtype, so that an error of 0 ULP means "the best any float
+  implementation can do".
+
+Used in :ref:`chapter-numerical-stability`.
+
+How the references are correctly rounded
+----------------------------------------
+Each input float is converted to an mpmath number exactly. The function is evaluated with a
+formula that avoids catastrophic cancellation at ``prec`` bits, together with a *magnitude*
+``mag`` that bounds the absolute error of the evaluation by ``mag · 2**(slack - prec)``
+(``slack`` = 24 bits pays for up to millions of rounding steps). Both ends of that error
+interval are rounded to the target format; if they round to the same float, every value in the
+interval — the exact result included — rounds to it, so that float *is* the correctly rounded
+result. If they differ (the result lies too close to a rounding boundary, or cancellation ate the
+precision) the evaluation is repeated at twice the precision (Ziv's strategy). Rounding an
+mpmath number to a ``p``-bit format is done with integers on its mantissa and exponent, in one
+step, with round-half-to-even, gradual underflow (subnormals) and overflow to ±inf, so a float32
+result is never rounded twice (once to float64 and then to float32).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "finite_difference_gradient",
+    "mp_binary_cross_entropy_with_logits",
+    "mp_cross_entropy",
+    "mp_entropy",
+    "mp_kl_divergence",
+    "mp_log_sigmoid",
+    "mp_log_softmax",
+    "mp_logit",
+    "mp_logsumexp",
+    "mp_sigmoid",
+    "mp_softmax",
+    "mp_softplus",
+    "ulp_distance",
+]
+
+# ---------------------------------------------------------------------------------------------
+# finite differences
+# ---------------------------------------------------------------------------------------------
+
+_CBRT_EPS = float(np.cbrt(np.finfo(np.float64).eps))
+
+
+def finite_difference_gradient(
+    f: Callable[[np.ndarray], Any], x: Any, *, step: Any = None
+) -> np.ndarray:
+    r"""Gradient of a scalar function by central finite differences.
+
+    .. math::
+
+        \frac{\partial f}{\partial x_i}(x) \approx \frac{f(x + h_i e_i) - f(x - h_i e_i)}{2 h_i}
+
+    Method: every element of ``x`` is perturbed in turn, in float64. The default step is
+    :math:`h_i = \varepsilon^{1/3} \max(1, |x_i|)` with :math:`\varepsilon = 2^{-52}`: the
+    truncation error of a central difference is :math:`O(h^2 f''')` and the rounding error of
+    evaluating ``f`` twice and subtracting is :math:`O(\varepsilon |f| / h)`; their sum is least
+    when :math:`h \propto \varepsilon^{1/3}`, which leaves a relative error of about
+    :math:`\varepsilon^{2/3} \approx 4 \cdot 10^{-11}` for well-scaled ``f``. Scaling by
+    :math:`\max(1, |x_i|)` keeps the step meaningful for large coordinates. Each step is then
+    replaced by :math:`(x_i + h_i) - x_i`, so that the two evaluation points lie exactly
+    :math:`2 h_i` apart in floating point.
+
+    Used in :ref:`chapter-numerical-stability` and wherever a chapter checks a derived gradient.
+
+    Parameters
+    ----------
+    f : callable
+        Takes a float64 array shaped like ``x`` and returns a real scalar (a Python number, a
+        0-d or size-1 numpy array, or anything ``float()`` accepts).
+    x : array_like
+        The point, real numbers (integers and float32 are converted to float64).
+    step : float or array_like, optional
+        Positive finite step(s), broadcastable to ``x``. Default: the rule above.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array shaped like ``x``.
+
+    Raises
+    ------
+    TypeError
+        If ``f`` is not callable, ``x`` is not real numeric, or ``f`` returns a non-scalar.
+    ValueError
+        If ``x`` has non-finite entries, ``step`` is not positive and finite or does not
+        broadcast to ``x``, or ``f`` returns a non-finite value.
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"x must be real numeric, got dtype {arr.dtype}")
+    x64 = arr.astype(np.float64)
+    if not np.all(np.isfinite(x64)):
+        raise ValueError("x must be finite; found NaN or inf")
+    if step is None:
+        h = _CBRT_EPS * np.maximum(1.0, np.abs(x64))
+    else:
+        h_in = np.asarray(step, dtype=np.float64)
+        try:
+            h = np.broadcast_to(h_in, x64.shape).astype(np.float64)
+        except ValueError:
+            raise ValueError(
+                f"step of shape {h_in.shape} does not broadcast to x of shape {x64.shape}"
+            ) from None
+        if not np.all(np.isfinite(h) & (h > 0)):
+            raise ValueError(f"step must be positive and finite, got {step!r}")
+    h = (x64 + h) - x64  # representable step: x + h and x - h are exactly 2h apart
+
+    def value(point: np.ndarray) -> float:
+        out = f(point)
+        out_arr = np.asarray(out)
+        if out_arr.size != 1 or out_arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"f must return a real scalar, got {type(out).__name__} "
+                f"with shape {out_arr.shape} and dtype {out_arr.dtype}"
+            )
+        result = float(out_arr.reshape(()))
+        if not math.isfinite(result):
+            raise ValueError(f"f returned a non-finite value {result} near x")
+        return result
+
+    grad = np.empty_like(x64)
+    work = x64.copy()
+    flat_work, flat_h, flat_grad = work.reshape(-1), h.reshape(-1), grad.reshape(-1)
+    for i in range(flat_work.size):
+        xi = flat_work[i]
+        flat_work[i] = xi + flat_h[i]
+        f_plus = value(work)
+        flat_work[i] = xi - flat_h[i]
+        f_minus = value(work)
+        flat_work[i] = xi
+        flat_grad[i] = (f_plus - f_minus) / (2.0 * flat_h[i])
+    return grad
+
+
+# ---------------------------------------------------------------------------------------------
+# ULP distance
+# ---------------------------------------------------------------------------------------------
+
+_INT_OF = {
+    np.dtype(np.float16): np.int16,
+    np.dtype(np.float32): np.int32,
+    np.dtype(np.float64): np.int64,
+}
+
+
+def _ordered_bits(a: np.ndarray) -> np.ndarray:
+    """Map floats to int64 so that consecutive floats map to consecutive integers, ±0 to 0."""
+    int_t = _INT_OF[a.dtype]
+    bits = a.view(int_t).astype(np.int64)
+    magnitude_mask = np.int64(np.iinfo(int_t).max)  # every bit except the sign
+    return np.where(bits < 0, -(bits & magnitude_mask), bits)
+
+
+def ulp_distance(a: Any, b: Any) -> np.ndarray:
+    """Number of representable floats between ``a`` and ``b``, elementwise.
+
+    ``ulp_distance(x, np.nextafter(x, np.inf))`` is 1; ``ulp_distance(x, x)`` is 0. The count is
+    the difference of the floats' bit patterns read as sign-magnitude integers (IEEE 754 orders
+    floats of one sign like their bit patterns), with the negative half mirrored so that -0 and
+    +0 both map to 0 and the distance across zero counts every subnormal on both sides. It is
+    exact as an integer and returned as float64 (exact up to 2**53).
+
+    Special values: 0 where both are NaN or both are the same infinity; ``inf`` where exactly one
+    is NaN, or where an infinity meets a finite number or the opposite infinity (an overflow to
+    inf is not "one float away" from the largest finite float).
+
+    Used in :ref:`chapter-numerical-stability` to measure accuracy against the ``mp_*``
+    references.
+
+    Parameters
+    ----------
+    a, b : array_like
+        Floats of one dtype, float16, float32 or float64, of broadcastable shapes.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array of the broadcast shape.
+
+    Raises
+    ------
+    TypeError
+        If either input is not float16/32/64 or the dtypes differ.
+    ValueError
+        If the shapes do not broadcast.
+    """
+    arrays = []
+    for name, v in (("a", a), ("b", b)):
+        arr = np.asarray(v)
+        if arr.dtype not in _INT_OF:
+            raise TypeError(f"{name} must be float16, float32 or float64, got dtype {arr.dtype}")
+        arrays.append(arr)
+    a_arr, b_arr = arrays
+    if a_arr.dtype != b_arr.dtype:
+        raise TypeError(
+            f"a and b must have the same dtype, got {a_arr.dtype} and {b_arr.dtype}; "
+            "cast the reference to the dtype of the result first"
+        )
+    try:
+        a_arr, b_arr = np.broadcast_arrays(a_arr, b_arr)
+    except ValueError:
+        raise ValueError(
+            f"shapes of a {a_arr.shape} and b {b_arr.shape} do not broadcast"
+        ) from None
+    a_arr, b_arr = np.array(a_arr), np.array(b_arr)  # contiguous copies, 0-d stays 0-d
+    oa, ob = _ordered_bits(a_arr), _ordered_bits(b_arr)
+    # |oa - ob| can reach 2**64 - 2 for float64: take it in uint64 arithmetic (mod 2**64).
+    ua, ub = oa.astype(np.uint64), ob.astype(np.uint64)
+    dist = np.where(oa >= ob, ua - ub, ub - ua).astype(np.float64)
+    nan_a, nan_b = np.isnan(a_arr), np.isnan(b_arr)
+    inf_any = np.isinf(a_arr) | np.isinf(b_arr)
+    dist = np.where(inf_any & (a_arr != b_arr), np.inf, dist)
+    dist = np.where(nan_a != nan_b, np.inf, dist)
+    dist = np.where(nan_a & nan_b, 0.0, dist)
+    return dist
+
+
+# ---------------------------------------------------------------------------------------------
+# correct rounding of mpmath numbers
+# ---------------------------------------------------------------------------------------------
+
+# significand bits p (with the hidden bit) and the exponent range of normal numbers
+_FORMATS = {
+    np.dtype(np.float16): (11, -14, 15),
+    np.dtype(np.float32): (24, -126, 127),
+    np.dtype(np.float64): (53, -1022, 1023),
+}
+_SLACK = 24  # bits of error budget for the evaluation, see the module docstring
+_MAX_DOUBLINGS = 5
+_NEGLIGIBLE_EXP = -(2**16)  # exp(d) for d below this is < 2**-94000: dropped from sums
+
+
+def _mp():
+    try:
+        import mpmath
+    except ImportError as exc:  # pragma: no cover - mpmath ships with torch
+        raise ImportError("the mp_* references need mpmath (pip install 'nllkit[oracle]')") from exc
+    return mpmath
+
+
+def _round_mpf(v: Any, fmt: tuple[int, int, int]) -> float:
+    """Round an mpmath number to the nearest float of format ``fmt``, ties to even, in one step.
+
+    Works on the exact value ``(-1)**sign * man * 2**exp`` of ``v`` with Python integers: the
+    quantum (weight of the last significand bit) is ``2**(max(e, emin) - (p - 1))`` where
+    ``e = floor(log2|v|)``; below ``2**emin`` that is the subnormal quantum. The result
+    ``N * 2**q`` with ``N <= 2**p`` is exactly representable in the format and in float64, so
+    ``math.ldexp`` converts it without a second rounding.
+    """
+    mpmath = _mp()
+    if mpmath.isnan(v):
+        return math.nan
+    if mpmath.isinf(v):
+        return math.inf if v > 0 else -math.inf
+    sign, man, exp, bc = v._mpf_
+    if man == 0:
+        return 0.0
+    p, emin, emax = fmt
+    e = exp + bc - 1
+    q = max(e, emin) - (p - 1)
+    if exp >= q:
+        n = man << (exp - q)
+    else:
+        shift = q - exp
+        n = man >> shift
+        rem = man - (n << shift)
+        half = 1 << (shift - 1)
+        if rem > half or (rem == half and n & 1):
+            n += 1
+    if n.bit_length() + q > emax + 1:  # n * 2**q >= 2**(emax + 1): beyond the largest float
+        result = math.inf
+    else:
+        result = math.ldexp(float(n), q)
+    return -result if sign else result
+
+
+def _correctly_rounded(
+    evaluate: Callable[[], list[tuple[Any, Any]]], fmt: tuple[int, int, int]
+) -> list[float]:
+    """Run ``evaluate`` at rising precision until each of its values rounds unambiguously.
+
+    ``evaluate()`` returns pairs ``(value, mag)`` computed at the current mpmath precision
+    ``prec``; its absolute error must be at most ``mag * 2**(_SLACK - prec)``. Infinite and NaN
+    values are exact special values and are returned as they are.
+    """
+    mpmath = _mp()
+    mp = mpmath.mp
+    prec = 2 * fmt[0] + 32
+    for _ in range(_MAX_DOUBLINGS):
+        with mp.workprec(prec):
+            pairs = evaluate()
+        out = []
+        for value, mag in pairs:
+            rounded = _round_mpf(value, fmt)
+            if mag and mpmath.isfinite(value):
+                err = mpmath.ldexp(mag, _SLACK - prec)
+                lo = _round_mpf(mpmath.fsub(value, err, exact=True), fmt)
+                hi = _round_mpf(mpmath.fadd(value, err, exact=True), fmt)
+                if lo != hi:
+                    break
+            out.append(rounded)
+        else:
+            return out
+        prec *= 2
+    # Still undecided after many doublings: the value is (almost) exactly on a rounding boundary
+    # and evaluated exactly, so rounding it is right.
+    return [_round_mpf(value, fmt) for value, _ in pairs]
+
+
+# ---------------------------------------------------------------------------------------------
+# array plumbing
+# ---------------------------------------------------------------------------------------------
+
+
+def _float_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as an array of a float dtype in ``_FORMATS`` (bool and integers become float64)."""
+    arr = np.asarray(x)
+    if arr.dtype.kind in "biu":
+        return arr.astype(np.float64)
+    if arr.dtype not in _FORMATS:
+        raise TypeError(
+            f"{name} must be real numbers (float16, float32, float64 or integers), "
+            f"got dtype {arr.dtype}"
+        )
+    return arr
+
+
+def _result_dtype(*arrays: np.ndarray) -> np.dtype:
+    return np.result_type(*arrays)
+
+
+def _elementwise(kernel: Callable[..., Any], *args: tuple[Any, str]) -> np.ndarray:
+    """Apply a scalar kernel of mpf arguments elementwise; round to the inputs' float dtype."""
+    mpmath = _mp()
+    arrays = [_float_array(value, name) for value, name in args]
+    dtype = _result_dtype(*arrays)
+    try:
+        arrays = np.broadcast_arrays(*arrays)
+    except ValueError:
+        shapes = ", ".join(f"{name} {a.shape}" for (_, name), a in zip(args, arrays, strict=True))
+        raise ValueError(f"shapes do not broadcast: {shapes}") from None
+    fmt = _FORMATS[dtype]
+    flats = [a.reshape(-1) for a in arrays]
+    out = np.empty(arrays[0].size, dtype=dtype)
+    for i in range(out.size):
+        mp_args = [mpmath.mpf(float(f[i])) for f in flats]
+        out[i] = _correctly_rounded(lambda mp_args=mp_args: [kernel(*mp_args)], fmt)[0]
+    return out.reshape(arrays[0].shape)
+
+
+def _rows(x: np.ndarray, axis: int, name: str) -> tuple[np.ndarray, int]:
+    """Move ``axis`` of ``x`` last and return (array with rows along the last axis, axis)."""
+    if not isinstance(axis, int | np.integer):
+        raise TypeError(f"axis must be an integer, got {type(axis).__name__}")
+    if x.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension, got a scalar")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis {axis} is out of range for {name} with {x.ndim} dimension(s)")
+    return np.moveaxis(x, axis, -1), int(axis)
+
+
+def _along_rows(
+    row_kernel: Callable[..., list[tuple[Any, Any]]],
+    arrays: Sequence[np.ndarray],
+    dtype: np.dtype,
+    keep_length: bool,
+) -> np.ndarray:
+    """Apply ``row_kernel`` to the rows (last axis) of ``arrays``; one value or a row back."""
+    mpmath = _mp()
+    fmt = _FORMATS[dtype]
+    lead, n = arrays[0].shape[:-1], arrays[0].shape[-1]
+    n_rows = math.prod(lead)
+    flats = [np.asarray(a).reshape(n_rows, a.shape[-1]) for a in arrays]
+    width = n if keep_length else 1
+    out = np.empty((n_rows, width), dtype=dtype)
+    for r in range(out.shape[0]):
+        rows = [[mpmath.mpf(float(v)) for v in f[r]] for f in flats]
+        out[r] = _correctly_rounded(lambda rows=rows: row_kernel(*rows), fmt)
+    return out.reshape((*lead, n) if keep_length else lead)
+
+
+# ---------------------------------------------------------------------------------------------
+# scalar kernels: each returns (value, mag) at the current precision, see _correctly_rounded
+# ---------------------------------------------------------------------------------------------
+
+
+def _exact(value: Any) -> tuple[Any, int]:
+    return value, 0
+
+
+def _k_sigmoid(x: Any) -> tuple[Any, Any]:
+    mpmath = _mp()
+    if mpmath.isnan(x) or mpmath.isinf(x):
+        return _exact(x if mpmath.isnan(x) else mpmath.mpf(1 if x > 0 else 0))
+    v = 1 / (1 + mpmath.exp(-x))  # positive terms only: relative error a few ulps
+    return v, abs(v)
+
+
+def _k_log_sigmoid(x: Any) -> tuple[Any, Any]:
+    mpmath = _mp()
+    if mpmath.isnan(x) or mpmath.isinf(x):
+        return _exact(x if (mpmath.isnan(x) or x < 0) else mpmath.mpf(0))
+    # log σ(x) = -log1p(e^{-x}) = x - log1p(e^{x}); for x < 0 both terms are negative
+    v = -mpmath.log1p(mpmath.exp(-x)) if x >= 0 else x - mpmath.log1p(mpmath.exp(x))
+    return v, abs(v)
+
+
+def _k_softplus(x: Any) -> tuple[Any, Any]:
+    mpmath = _mp()
+    if mpmath.isnan(x) or mpmath.isinf(x):
+        return _exact(x if (mpmath.isnan(x) or x > 0) else mpmath.mpf(0))
+    # log(1 + e^x) = log1p(e^x) = x + log1p(e^{-x}); for x > 0 both terms are positive
+    v = mpmath.log1p(mpmath.exp(x)) if x <= 0 else x + mpmath.log1p(mpmath.exp(-x))
+    return v, abs(v)
+
+
+def _k_logit(p: Any) -> tuple[Any, Any]:
+    mpmath = _mp()
+    if mpmath.isnan(p) or p < 0 or p > 1:
+        return _exact(mpmath.nan)
+    if p == 0 or p == 1:
+        return _exact(mpmath.inf if p == 1 else -mpmath.inf)
+    one_minus_p = mpmath.fsub(1, p, exact=True)
+    if 0.25 <= p <= 0.75:
+        # near p = 1/2, log(p/(1-p)) would lose digits: log1p((2p - 1)/(1 - p)), 2p - 1 exact
+        v = mpmath.log1p(mpmath.fsub(2 * p, 1, exact=True) / one_minus_p)
+    else:
+        v = mpmath.log(p / one_minus_p)  # |log| >= log 3: well conditioned
+    return v, abs(v)
+
+
+def _k_bce(x: Any, t: Any) -> tuple[Any, Any]:
+    """softplus(x) - t x = max(x, 0) - t x + log1p(e^{-|x|})."""
+    mpmath = _mp()
+    if mpmath.isnan(x) or mpmath.isnan(t):
+        return _exact(mpmath.nan)
+    if mpmath.isinf(x):
+        # x → +inf: (1 - t) x; x → -inf: -t x = t |x|; the log1p term tends to 0
+        weight = mpmath.fsub(1, t, exact=True) if x > 0 else t
+        return _exact(mpmath.mpf(0) if weight == 0 else mpmath.inf * mpmath.sign(weight))
+    if x >= 0:
+        linear = mpmath.fsub(1, t, exact=True) * x
+        tail = mpmath.log1p(mpmath.exp(-x))
+    else:
+        linear = -t * x
+        tail = mpmath.log1p(mpmath.exp(x))
+    return linear + tail, abs(linear) + abs(tail)  # for t in [0, 1] both terms are >= 0
+
+
+def _lse_split(row: list[Any]) -> tuple[str, Any, Any]:
+    """Split logsumexp(row) = m + log1p(s), s = sum over j != argmax of exp(x_j - m).
+
+    Returns (kind, m, L) with kind "nan" (a NaN in the row), "+inf" (a +inf in the row),
+    "empty" (all -inf, or no entries) or "finite"; ``L = log1p(s)`` for "finite". Differences
+    ``x_j - m`` are exact; terms below ``exp(-2**16)`` are dropped (relative effect < 2**-94000).
+    """
+    mpmath = _mp()
+    if any(mpmath.isnan(v) for v in row):
+        return "nan", None, None
+    if any(mpmath.isinf(v) and v > 0 for v in row):
+        return "+inf", None, None
+    finite = [v for v in row if not mpmath.isinf(v)]
+    if not finite:
+        return "empty", None, None
+    m = max(finite)
+    k = row.index(m)
+    s = mpmath.mpf(0)
+    for j, v in enumerate(row):
+        if j == k or mpmath.isinf(v):
+            continue
+        d = mpmath.fsub(v, m, exact=True)
+        if d > _NEGLIGIBLE_EXP:
+            s += mpmath.exp(d)
+    return "finite", m, mpmath.log1p(s)
+
+
+def _log_softmax_terms(row: list[Any]) -> list[tuple[Any, Any]]:
+    """(x_i - m) - log1p(s): both parts <= 0, so no cancellation."""
+    mpmath = _mp()
+    kind, m, big_l = _lse_split(row)
+    if kind != "finite":  # NaN, a +inf (inf - inf) or nothing finite (-inf - -inf)
+        return [_exact(mpmath.nan)] * len(row)
+    out = []
+    for v in row:
+        if mpmath.isinf(v):
+            out.append(_exact(-mpmath.inf))
+            continue
+        value = mpmath.fsub(v, m, exact=True) - big_l
+        out.append((value, abs(value)))
+    return out
+
+
+def _k_logsumexp_row(row: list[Any]) -> list[tuple[Any, Any]]:
+    mpmath = _mp()
+    kind, m, big_l = _lse_split(row)
+    special = {"nan": mpmath.nan, "+inf": mpmath.inf, "empty": -mpmath.inf}
+    if kind in special:
+        return [_exact(special[kind])]
+    return [(m + big_l, abs(m) + big_l)]  # m < 0 can cancel against L > 0: mag covers it
+
+
+def _k_softmax_row(row: list[Any]) -> list[tuple[Any, Any]]:
+    mpmath = _mp()
+    kind, m, big_l = _lse_split(row)
+    if kind != "finite":  # NaN, inf/inf or 0/0
+        return [_exact(mpmath.nan)] * len(row)
+    total = mpmath.expm1(big_l) + 1  # 1 + s, the sum of exp(x_j - m)
+    out = []
+    for v in row:
+        if mpmath.isinf(v):
+            out.append(_exact(mpmath.mpf(0)))
+            continue
+        d = mpmath.fsub(v, m, exact=True)
+        value = mpmath.exp(d) / total if d > _NEGLIGIBLE_EXP else mpmath.mpf(0)
+        out.append((value, abs(value)))
+    return out
+
+
+def _weighted_sum(terms: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """Sum (value, mag) pairs into one; NaN dominates, +inf + -inf is NaN."""
+    mpmath = _mp()
+    total, mag = mpmath.mpf(0), mpmath.mpf(0)
+    for value, m in terms:
+        total += value
+        mag += m
+    if mpmath.isnan(total):
+        return [_exact(mpmath.nan)]
+    if mpmath.isinf(total):
+        return [_exact(total)]
+    return [(total, mag)]
+
+
+def _k_cross_entropy_probs(row: list[Any], target: list[Any]) -> list[tuple[Any, Any]]:
+    """sum_i t_i * (-log_softmax_i); a zero target weight contributes 0 even against -inf."""
+    mpmath = _mp()
+    if any(mpmath.isnan(t) for t in target):
+        return [_exact(mpmath.nan)]
+    terms = []
+    for (ls, ls_mag), t in zip(_log_softmax_terms(row), target, strict=True):
+        if t == 0 and not mpmath.isnan(ls):
+            continue
+        if mpmath.isinf(ls) or mpmath.isnan(ls):
+            terms.append((-t * ls, 0))
+        else:
+            terms.append((-t * ls, abs(t) * ls_mag))
+    return _weighted_sum(terms)
+
+
+def _k_entropy_row(p: list[Any]) -> list[tuple[Any, Any]]:
+    mpmath = _mp()
+    terms = []
+    for pi in p:
+        if mpmath.isnan(pi) or pi < 0:
+            return [_exact(mpmath.nan)]
+        if pi == 0:
+            continue  # 0 log 0 = 0, the limit
+        term = -pi * mpmath.log(pi)
+        terms.append((term, abs(term)))
+    return _weighted_sum(terms)
+
+
+def _k_kl_row(p: list[Any], q: list[Any]) -> list[tuple[Any, Any]]:
+    mpmath = _mp()
+    terms = []
+    for pi, qi in zip(p, q, strict=True):
+        if mpmath.isnan(pi) or mpmath.isnan(qi) or pi < 0 or qi < 0:
+            return [_exact(mpmath.nan)]
+        if pi == 0:
+            continue  # 0 log(0/q) = 0, the limit, also for q = 0
+        if qi == 0:
+            terms.append(_exact(mpmath.inf))
+            continue
+        if pi == qi:
+            continue  # p log 1 = 0 exactly
+        term = pi * mpmath.log(pi / qi)
+        # log of a ratio near 1 has an absolute (not relative) error of a few ulps: pi covers it
+        terms.append((term, abs(term) + pi))
+    return _weighted_sum(terms)
+
+
+# ---------------------------------------------------------------------------------------------
+# public references
+# ---------------------------------------------------------------------------------------------
+
+_REF_NOTES = """
+    Inputs are read as exact binary floats; integers become float64. The value is evaluated
+    with mpmath at 2p + 32 bits (p = 24 or 53), doubled until the error bound proves the
+    rounding, and rounded once, to nearest with ties to even, to the input's dtype — subnormal
+    results, overflow to ±inf and exact special values included (see the module docstring).
+"""
+
+
+def mp_sigmoid(x: Any) -> np.ndarray:
+    r"""Correctly rounded logistic sigmoid :math:`\sigma(x) = 1 / (1 + e^{-x})`.
+
+    Method: :math:`1/(1 + e^{-x})` in mpmath (all terms positive, no cancellation).
+    :math:`\sigma(\pm\infty) = 1, 0`; NaN gives NaN.
+    {notes}
+    Used in :ref:`chapter-numerical-stability`.
+
+    Parameters
+    ----------
+    x : array_like
+        float16, float32, float64 or integer values.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``x``, dtype of ``x`` (float64 for integers).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real numeric.
+    """
+    return _elementwise(_k_sigmoid, (x, "x"))
+
+
+def mp_log_sigmoid(x: Any) -> np.ndarray:
+    r"""Correctly rounded :math:`\log \sigma(x) = -\log(1 + e^{-x})`.
+
+    Method: :math:`-\operatorname{log1p}(e^{-x})` for :math:`x \ge 0` and
+    :math:`x - \operatorname{log1p}(e^{x})` for :math:`x < 0` (terms of one sign).
+    :math:`\log\sigma(-\infty) = -\infty`, :math:`\log\sigma(+\infty) = 0`; NaN gives NaN.
+    {notes}
+    Used in :ref:`chapter-numerical-stability`.
+
+    Parameters
+    ----------
+    x : array_like
+        float16, float32, float64 or integer values.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``x``, dtype of ``x`` (float64 for integers).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real numeric.
+    """
+    return _elementwise(_k_log_sigmoid, (x, "x"))
+
+
+def mp_softplus(x: Any) -> np.ndarray:
+    r"""Correctly rounded softplus :math:`\log(1 + e^{x})`.
+
+    Method: :math:`\operatorname{log1p}(e^{x})` for :math:`x \le 0` and
+    :math:`x + \operatorname{log1p}(e^{-x})` for :math:`x > 0`.
+    softplus(+inf) = inf, softplus(-inf) = 0; NaN gives NaN.
+    {notes}
+    Used in :ref:`chapter-numerical-stability`.
+
+    Parameters
+    ----------
+    x : array_like
+        float16, float32, float64 or integer values.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``x``, dtype of ``x`` (float64 for integers).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real numeric.
+    """
+    return _elementwise(_k_softplus, (x, "x"))
+
+
+def mp_logit(p: Any) -> np.ndarray:
+    r"""Correctly rounded logit :math:`\log(p / (1 - p))`, the inverse of the sigmoid.
+
+    Method: :math:`\operatorname{log1p}((2p - 1)/(1 - p))` for :math:`1/4 \le p \le 3/4` (where
+    :math:`2p - 1` and :math:`1 - p` are exact, so the small result near :math:`p = 1/2` keeps
+    full relative accuracy) and :math:`\log(p/(1 - p))` elsewhere.
+    logit(0) = -inf, logit(1) = inf; NaN and values outside [0, 1] give NaN (the reference
+    reports the mathematics; the library's own ``logit`` decides whether to raise).
+    {notes}
+    Used in :ref:`chapter-numerical-stability`.
+
+    Parameters
+    ----------
+    p : array_like
+        float16, float32, float64 or integer values.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``p``, dtype of ``p`` (float64 for integers).
+
+    Raises
+    ------
+    TypeError
+        If ``p`` is not real numeric.
+    """
+    return _elementwise(_k_logit, (p, "p"))
+
+
+def mp_binary_cross_entropy_with_logits(logits: Any, targets: Any) -> np.ndarray:
+    r"""Correctly rounded elementwise BCE with logits, :math:`\operatorname{softplus}(z) - y z`.
+
+    The negative log-likelihood of :math:`y` under a Bernoulli with logit :math:`z`,
+    :math:`-y \log\sigma(z) - (1 - y)\log(1 - \sigma(z))`, with reduction "none".
+
+    Method: :math:`(1 - y) z + \operatorname{log1p}(e^{-z})` for :math:`z \ge 0` and
+    :math:`-y z + \operatorname{log1p}(e^{z})` for :math:`z < 0`: for :math:`y \in [0, 1]` both
+    terms are non-negative. At :math:`z = \pm\infty` the limit: 0 when the target agrees
+    (:math:`y = 1` at :math:`+\infty`, :math:`y = 0` at :math:`-\infty`), else inf. Targets
+    outside [0, 1] are evaluated by the same formula (no error is raised here).
+    {notes}
+    Used in :ref:`chapter-numerical-stability`.
+
+    Parameters
+    ----------
+    logits, targets : array_like
+        Real values of broadcastable shapes; the result has their common float dtype.
+
+    Returns
+    -------
+    numpy.ndarray
+        The broadcast shape.
+
+    Raises
+    ------
+    TypeError
+        If an input is not real numeric.
+    ValueError
+        If the shapes do not broadcast.
+    """
+    return _elementwise(_k_bce, (logits, "logits"), (targets, "targets"))
+
+
+def mp_logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    r"""Correctly rounded :math:`\log \sum_i e^{x_i}` along ``axis``.
+
+    Method: :math:`m + \operatorname{log1p}(\sum_{j \ne k} e^{x_j - m})` with
+    :math:`m = x_k = \max_i x_i`, the differences exact. Where :math:`m < 0` the two parts can
+    cancel; the error bound accounts for that and the precision rises until the rounding is
+    decided. Special values: a NaN gives NaN, a +inf gives inf, all -inf (or an empty axis)
+    gives -inf.
+    {notes}
+    Used in :ref:`chapter-numerical-stability`.
+
+    Parameters
+    ----------
+    x : array_like
+        Real values, at least one dimension.
+    axis : int, optional
+        The axis to reduce, default the last.
+    keepdims : bool, optional
+        Keep the reduced axis with length 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x``'s shape without ``axis`` (or with length 1 there), ``x``'s dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real numeric or ``axis`` is not an integer.
+    ValueError
+        If ``x`` is a scalar or ``axis`` is out of range.
+    """
+    arr = _float_array(x, "x")
+    rows, axis = _rows(arr, axis, "x")
+    out = _along_rows(_k_logsumexp_row, [rows], arr.dtype, keep_length=False)
+    return np.expand_dims(out, axis) if keepdims else out
+
+
+def mp_softmax(x: Any, axis: int = -1) -> np.ndarray:
+    r"""Correctly rounded softmax :math:`e^{x_i} / \sum_j e^{x_j}` along ``axis``.
+
+    Method: :math:`e^{x_i - m} / (1 + s)` with :math:`m = \max_j x_j` and
+    :math:`s = \sum_{j \ne k} e^{x_j - m}` (positive terms only). A -inf entry gives 0; a row with
+    a NaN, a +inf (inf/inf) or only -inf entries (0/0) gives NaN throughout.
+    {notes}
+    Used in :ref:`chapter-numerical-stability`.
+
+    Parameters
+    ----------
+    x : array_like
+        Real values, at least one dimension.
+    axis : int, optional
+        The axis along which the result sums to 1, default the last.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x``'s shape and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real numeric or ``axis`` is not an integer.
+    ValueError
+        If ``x`` is a scalar or ``axis`` is out of range.
+    """
+    arr = _float_array(x, "x")
+    rows, axis = _rows(arr, axis, "x")
+    out = _along_rows(_k_softmax_row, [rows], arr.dtype, keep_length=True)
+    return np.moveaxis(out, -1, axis)
+
+
+def mp_log_softmax(x: Any, axis: int = -1) -> np.ndarray:
+    r"""Correctly rounded log-softmax, :math:`x_i - \operatorname{logsumexp}(x)`.
+
+    Method: :math:`(x_i - m) - \operatorname{log1p}(s)` with :math:`m = \max_j x_j` and
+    :math:`s = \sum_{j \ne k} e^{x_j - m}`; both parts are :math:`\le 0`, so there is no
+    cancellation, and the tiny values where the top logit leads by far (about :math:`-e^{-d}`
+    for a lead :math:`d`) keep full relative accuracy. A -inf entry gives -inf; a row with a NaN,
+    a +inf or only -inf entries gives NaN throughout.
+    {notes}
+    Used in :ref:`chapter-numerical-stability`.
+
+    Parameters
+    ----------
+    x : array_like
+        Real values, at least one dimension.
+    axis : int, optional
+        The class axis, default the last.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x``'s shape and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not real numeric or ``axis`` is not an integer.
+    ValueError
+        If ``x`` is a scalar or ``axis`` is out of range.
+    """
+    arr = _float_array(x, "x")
+    rows, axis = _rows(arr, axis, "x")
+    out = _along_rows(_log_softmax_terms, [rows], arr.dtype, keep_length=True)
+    return np.moveaxis(out, -1, axis)
+
+
+def mp_cross_entropy(logits: Any, target: Any) -> np.ndarray:
+    r"""Correctly rounded cross-entropy of each row of logits, reduction "none".
+
+    With class indices :math:`k`: :math:`-\log\operatorname{softmax}(z)_k`. With probabilities
+    :math:`t` (same shape as the logits): :math:`-\sum_i t_i \log\operatorname{softmax}(z)_i`,
+    where a zero weight contributes 0 even against a -inf logit (the limit
+    :math:`t \log t \to 0`). The class axis is the last.
+
+    Method: the log-softmax terms of :func:`mp_log_softmax` (no cancellation), weighted and
+    summed at high precision.
+    {notes}
+    Used in :ref:`chapter-numerical-stability`.
+
+    Parameters
+    ----------
+    logits : array_like
+        Real values of shape ``(..., C)``.
+    target : array_like
+        Integer class indices of shape ``logits.shape[:-1]`` with values in ``[0, C)``, or real
+        probabilities of shape ``logits.shape``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``logits.shape[:-1]``, the logits' dtype (the common float dtype for
+        probabilities).
+
+    Raises
+    ------
+    TypeError
+        If the logits are not real numeric or the target is neither integer nor float.
+    ValueError
+        If the logits are a scalar, the target's shape fits neither form, or an index is out of
+        range.
+    """
+    z = _float_array(logits, "logits")
+    if z.ndim == 0:
+        raise ValueError("logits must have at least one dimension (the class axis), got a scalar")
+    t = np.asarray(target)
+    n_classes = z.shape[-1]
+    if t.dtype.kind in "iu":
+        if t.shape != z.shape[:-1]:
+            raise ValueError(
+                f"integer target must have shape logits.shape[:-1] = {z.shape[:-1]}, got {t.shape}"
+            )
+        bad = (t < 0) | (t >= n_classes)
+        if np.any(bad):
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"target {int(t[index])} at index {index} is out of range [0, {n_classes})"
+            )
+
+        def pick(row: list[Any], k: list[Any]) -> list[tuple[Any, Any]]:
+            value, mag = _log_softmax_terms(row)[int(k[0])]
+            return [(-value, mag)]
+
+        return _along_rows(pick, [z, t[..., None]], z.dtype, keep_length=False)
+    t = _float_array(t, "target")
+    if t.shape != z.shape:
+        raise ValueError(
+            f"target must be integer class indices of shape {z.shape[:-1]} or probabilities "
+            f"of shape {z.shape}, got dtype {t.dtype} and shape {t.shape}"
+        )
+    dtype = _result_dtype(z, t)
+    return _along_rows(_k_cross_entropy_probs, [z, t], dtype, keep_length=False)
+
+
+def mp_entropy(p: Any, axis: int = -1) -> np.ndarray:
+    r"""Correctly rounded Shannon entropy in nats, :math:`H(p) = -\sum_i p_i \log p_i`.
+
+    Method: the terms :math:`-p_i \log p_i \ge 0` summed at high precision, with
+    :math:`0 \log 0 = 0`. Any NaN or negative entry gives NaN. The entries are not required to
+    sum to 1 (the reference reports the formula).
+    {notes}
+    Used in :ref:`chapter-numerical-stability`.
+
+    Parameters
+    ----------
+    p : array_like
+        Real values, at least one dimension.
+    axis : int, optional
+        The axis of the distribution, default the last.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``p``'s shape without ``axis``, ``p``'s dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``p`` is not real numeric or ``axis`` is not an integer.
+    ValueError
+        If ``p`` is a scalar or ``axis`` is out of range.
+    """
+    arr = _float_array(p, "p")
+    rows, _ = _rows(arr, axis, "p")
+    return _along_rows(_k_entropy_row, [rows], arr.dtype, keep_length=False)
+
+
+def mp_kl_divergence(p: Any, q: Any, axis: int = -1) -> np.ndarray:
+    r"""Correctly rounded Kullback–Leibler divergence in nats, :math:`\sum_i p_i \log(p_i/q_i)`.
+
+    KL(p‖q). Method: the terms summed at high precision; they have both signs, so near
+    :math:`p = q` the sum cancels, and the error bound (which counts :math:`p_i` for each
+    logarithm of a ratio near 1) makes the precision rise until the rounding is decided.
+    :math:`0 \log(0/q) = 0` (also for :math:`q = 0`); :math:`p_i > 0 = q_i` gives inf; any NaN
+    or negative entry gives NaN.
+    {notes}
+    Used in :ref:`chapter-numerical-stability`.
+
+    Parameters
+    ----------
+    p, q : array_like
+        Real values of broadcastable shapes, at least one dimension.
+    axis : int, optional
+        The axis of the distributions, default the last.
+
+    Returns
+    -------
+    numpy.ndarray
+        The broadcast shape without ``axis``, the common float dtype.
+
+    Raises
+    ------
+    TypeError
+        If an input is not real numeric or ``axis`` is not an integer.
+    ValueError
+        If the shapes do not broadcast, the inputs are scalars or ``axis`` is out of range.
+    """
+    p_arr, q_arr = _float_array(p, "p"), _float_array(q, "q")
+    dtype = _result_dtype(p_arr, q_arr)
+    try:
+        p_arr, q_arr = np.broadcast_arrays(p_arr, q_arr)
+    except ValueError:
+        raise ValueError(
+            f"shapes of p {p_arr.shape} and q {q_arr.shape} do not broadcast"
+        ) from None
+    p_rows, _ = _rows(p_arr, axis, "p")
+    q_rows, _ = _rows(q_arr, axis, "q")
+    return _along_rows(_k_kl_row, [p_rows, q_rows], dtype, keep_length=False)
+
+
+for _ref in (
+    mp_sigmoid,
+    mp_log_sigmoid,
+    mp_softplus,
+    mp_logit,
+    mp_binary_cross_entropy_with_logits,
+    mp_logsumexp,
+    mp_softmax,
+    mp_log_softmax,
+    mp_cross_entropy,
+    mp_entropy,
+    mp_kl_divergence,
+):
+    if _ref.__doc__:  # None under python -OO
+        _ref.__doc__ = _ref.__doc__.replace("    {notes}\n", _REF_NOTES.lstrip("\n"))
+del _ref
