@@ -8,7 +8,6 @@ STAMP  := $(VENV)/.installed
 # The kernels that execute the chapters must be this venv's python.
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 PORT ?= 8000
 NOTEBOOKS ?=

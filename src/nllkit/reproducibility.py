@@ -6,7 +6,6 @@ chapter.
 
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
@@ -67,9 +66,8 @@ def seed(value: int = 0, *, torch_threads: int = 1) -> np.random.Generator:
 
     value = int(value)
     random.seed(value)
-    np.random.seed(value % 2**32)
-    # Only affects subprocesses started later; recorded so a child Python hashes the same way.
-    os.environ.setdefault("PYTHONHASHSEED", str(value))
+    # Seeded too, so that code (or a library) still using numpy's global generator repeats.
+    np.random.seed(value % 2**32)  # noqa: NPY002
     try:
         import torch
     except ImportError:  # torch is an optional oracle for learners who install nllkit alone

@@ -1,0 +1,42 @@
+"""Shared fixtures: the repository layout and one build of the book per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+HTML = ROOT / "_build" / "html"
+
+
+def chapter_notebooks() -> list[Path]:
+    """Every notebook of the book, in file-name order."""
+    return sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+@pytest.fixture(scope="session")
+def built_site() -> Path:
+    """Build the book once per session, warnings as errors, and return ``_build/html``.
+
+    The build is incremental: it re-executes only chapters whose notebook changed, or all of
+    them when ``src/nllkit`` or the pins changed (``book/_ext/book_build.py``).
+    """
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    env = dict(os.environ, PATH=f"{jupyter_book.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    result = subprocess.run(
+        [str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
+        pytest.fail(f"jupyter-book build failed (exit {result.returncode}):\n{tail}")
+    return HTML
