@@ -22,6 +22,20 @@ from .checking import (
     mp_softplus,
     ulp_distance,
 )
+from .gradients import (
+    binary_cross_entropy_with_logits_grad,
+    cross_entropy_grad,
+    gaussian_nll_grad,
+    softmax_jacobian,
+)
+from .losses import (
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    entropy,
+    gaussian_nll,
+    kl_divergence,
+)
+from .numerics import log_sigmoid, log_softmax, logit, logsumexp, sigmoid, softmax, softplus
 from .plotting import BOOK_COLORS, BOOK_RC, use_book_style
 from .reproducibility import seed
 
@@ -34,7 +48,19 @@ __all__ = [
     "BOOK_COLORS",
     "BOOK_RC",
     "__version__",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "entropy",
     "finite_difference_gradient",
+    "gaussian_nll",
+    "gaussian_nll_grad",
+    "kl_divergence",
+    "log_sigmoid",
+    "log_softmax",
+    "logit",
+    "logsumexp",
     "mp_binary_cross_entropy_with_logits",
     "mp_cross_entropy",
     "mp_entropy",
@@ -47,6 +73,10 @@ __all__ = [
     "mp_softmax",
     "mp_softplus",
     "seed",
+    "sigmoid",
+    "softmax",
+    "softmax_jacobian",
+    "softplus",
     "ulp_distance",
     "use_book_style",
 ]

@@ -1,0 +1,147 @@
+"""Input checking shared by :mod:`nllkit.numerics`, :mod:`nllkit.losses` and
+:mod:`nllkit.gradients`.
+
+Every message names the public function, the argument, the offending value (or its index) and
+what was expected, so that a learner who passes a wrong array sees at once what to fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: The reductions every loss accepts.
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def as_float_array(x: Any, name: str, func: str) -> np.ndarray:
+    """``x`` as a float32 or float64 array.
+
+    float32 and float64 are kept, float16 becomes float32, bool and integer arrays (and Python
+    ints) become float64. Anything else — complex, object, strings, datetimes — is a
+    ``TypeError``.
+    """
+    arr = np.asarray(x)
+    kind = arr.dtype.kind
+    if kind == "f":
+        if arr.dtype == np.float64 or arr.dtype == np.float32:
+            return arr
+        if arr.dtype == np.float16:
+            return arr.astype(np.float32)
+        raise TypeError(
+            f"{func}: {name} has dtype {arr.dtype}; expected float32, float64, integer or bool"
+        )
+    if kind in "biu":
+        return arr.astype(np.float64)
+    raise TypeError(
+        f"{func}: {name} has dtype {arr.dtype}; expected float32, float64, integer or bool"
+    )
+
+
+def result_dtype(*arrays: np.ndarray) -> np.dtype:
+    """float64 if any array is float64, else float32."""
+    return np.result_type(*[a.dtype for a in arrays])
+
+
+def scalar_or_array(out: np.ndarray) -> Any:
+    """A 0-d result as a numpy scalar, anything else unchanged."""
+    return out[()] if out.ndim == 0 else out
+
+
+def check_reduction(reduction: Any, func: str) -> str:
+    """Return ``reduction`` if it is one of :data:`REDUCTIONS`, else raise ``ValueError``."""
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(
+            f"{func}: reduction={reduction!r} is not supported; expected one of "
+            f"'mean', 'sum', 'none'"
+        )
+    return reduction
+
+
+def reduce(loss: np.ndarray, reduction: str) -> Any:
+    """Apply a checked reduction to an elementwise/per-row loss."""
+    if reduction == "none":
+        return scalar_or_array(loss)
+    if reduction == "sum":
+        return loss.sum(dtype=loss.dtype)
+    return loss.mean(dtype=loss.dtype)
+
+
+def broadcast_shape(func: str, **arrays: np.ndarray) -> tuple[int, ...]:
+    """The broadcast shape of the named arrays, or a ``ValueError`` naming them and their shapes."""
+    try:
+        return np.broadcast_shapes(*(a.shape for a in arrays.values()))
+    except ValueError:
+        shapes = ", ".join(f"{k} has shape {v.shape}" for k, v in arrays.items())
+        raise ValueError(f"{func}: shapes do not broadcast: {shapes}") from None
+
+
+def first_index(mask: np.ndarray) -> tuple[int, ...]:
+    """Index (as a tuple) of the first true element of ``mask``."""
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+
+
+def check_in_unit_interval(x: np.ndarray, name: str, func: str) -> None:
+    """Raise ``ValueError`` unless every element lies in [0, 1] (NaN is rejected too)."""
+    bad = ~((x >= 0) & (x <= 1))
+    if bad.any():
+        idx = first_index(bad)
+        raise ValueError(
+            f"{func}: {name}{list(idx)} = {float(x[idx])!r} is outside [0, 1]; "
+            f"expected probabilities in [0, 1]"
+        )
+
+
+def probability_sum_tolerance(dtype: np.dtype) -> float:
+    """Tolerance on :math:`|\\sum_j p_j - 1|`: ``max(1e-6, 1024 * eps)`` of ``dtype``.
+
+    That is 1e-6 for float64 and about 1.2e-4 for float32 (whose own rounding of a sum of a
+    thousand terms already reaches ~1e-5).
+    """
+    return max(1e-6, 1024.0 * float(np.finfo(dtype).eps))
+
+
+def check_probability_vectors(p: np.ndarray, name: str, func: str) -> None:
+    """Raise ``ValueError`` unless every row (last axis) of ``p`` is a probability vector.
+
+    Entries must lie in [0, 1] (NaN is rejected) and each row must sum to 1 within
+    :func:`probability_sum_tolerance`.
+    """
+    check_in_unit_interval(p, name, func)
+    if p.ndim == 0:
+        raise ValueError(f"{func}: {name} is a scalar; expected a probability vector")
+    total = p.sum(axis=-1, dtype=np.float64)
+    tol = probability_sum_tolerance(p.dtype)
+    bad = ~(np.abs(total - 1.0) <= tol)
+    if bad.any():
+        idx = first_index(bad)
+        raise ValueError(
+            f"{func}: {name}{list(idx)} sums to {float(total[idx])!r}; expected each "
+            f"probability vector to sum to 1 (tolerance {tol:.3g})"
+        )
+
+
+def normalise_axis(axis: Any, ndim: int, func: str) -> int:
+    """``axis`` as a non-negative int in ``range(ndim)``, else ``ValueError``/``TypeError``."""
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise TypeError(f"{func}: axis={axis!r} must be an int")
+    if ndim == 0:
+        raise ValueError(f"{func}: x is a scalar; expected an array with at least one axis")
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"{func}: axis={axis} is out of range for an array with {ndim} dimension(s); "
+            f"expected -{ndim} <= axis < {ndim}"
+        )
+    return int(axis) % ndim
+
+
+def sum_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a broadcast gradient ``g`` back to ``shape`` (the adjoint of broadcasting)."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    return g.sum(axis=axes, keepdims=True).reshape(shape)
