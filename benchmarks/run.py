@@ -1,0 +1,378 @@
+"""make bench: accuracy (ULP against correctly rounded mpmath) and speed vs numpy, scipy, torch.
+
+Prints markdown to stdout (progress goes to stderr), so that
+
+    .venv/bin/python benchmarks/run.py > benchmarks/RESULTS.md
+
+records a run. The exit status is 0 even when a bound of issue 3 fails: this is a report, not a
+test; failed bounds are printed as FAIL. See benchmarks/README.md for how to read the tables.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Single-threaded everything, before numpy or torch are imported.
+for _var in (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+import mpmath  # noqa: E402
+import numpy as np  # noqa: E402
+import scipy  # noqa: E402
+import torch  # noqa: E402
+
+import nllkit  # noqa: E402
+
+torch.set_num_threads(1)
+
+from candidates import CANDIDATES, LIBRARIES, NOTES, Candidate, to_native, to_numpy  # noqa: E402
+from grids import (  # noqa: E402
+    bce_grid,
+    class_targets,
+    distribution_grid,
+    elementwise_grid,
+    probability_grid,
+    probability_targets,
+    row_grid,
+    speed_inputs,
+)
+
+DTYPES = (np.float64, np.float32)
+
+# ---------------------------------------------------------------------------------------------
+# accuracy
+# ---------------------------------------------------------------------------------------------
+
+
+def accuracy_inputs(dtype: type) -> dict[str, np.ndarray]:
+    z, y = bce_grid(dtype)
+    rows = row_grid(dtype)
+    p_rows, q_rows = distribution_grid(dtype)
+    return {
+        "x": elementwise_grid(dtype),
+        "p": probability_grid(dtype),
+        "z": z,
+        "y": y,
+        "rows": rows,
+        "k": class_targets(rows),
+        "t": probability_targets(rows),
+        "p_rows": p_rows,
+        "q_rows": q_rows,
+    }
+
+
+def _inputs_for(cand: Candidate, inputs: dict[str, np.ndarray], dtype: type) -> list[np.ndarray]:
+    if cand.name == "logsumexp":  # the only one defined on an all -inf row
+        return [row_grid(dtype, all_neg_inf=True)]
+    return [inputs[name] for name in cand.inputs]
+
+
+def ulp_errors(impl: Any, library: str, arrays: list[np.ndarray], ref: np.ndarray) -> Any:
+    """(max, median) ULP error of ``impl`` on ``arrays``, or a short error string."""
+    try:
+        with np.errstate(all="ignore"):
+            out = to_numpy(impl(*to_native(library, arrays)))
+    except Exception as exc:  # a report, not a test: show what went wrong and carry on
+        return f"raises {type(exc).__name__}"
+    if out.shape != ref.shape:
+        return f"shape {out.shape}"
+    note = "" if out.dtype == ref.dtype else f" ({out.dtype})"
+    out = out.astype(ref.dtype)
+    dist = nllkit.ulp_distance(out, ref)
+    worst = np.unravel_index(np.argmax(dist), dist.shape)
+    where = {"index": worst, "result": out[worst], "reference": ref[worst]}
+    return float(np.max(dist)), float(np.median(dist)), note, where
+
+
+def measure_accuracy() -> dict[tuple[str, str], dict[str, Any]]:
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    for dtype in DTYPES:
+        inputs = accuracy_inputs(dtype)
+        dname = np.dtype(dtype).name
+        for cand in CANDIDATES:
+            arrays = _inputs_for(cand, inputs, dtype)
+            start = time.perf_counter()
+            ref = cand.reference(*arrays)
+            seconds = time.perf_counter() - start
+            print(
+                f"  reference {cand.name} {dname}: {ref.size} values in {seconds:.1f} s",
+                file=sys.stderr,
+            )
+            results[cand.name, dname] = {
+                lib: None if impl is None else ulp_errors(impl, lib, arrays, ref)
+                for lib, impl in cand.impls.items()
+            }
+            results[cand.name, dname]["_size"] = ref.size
+            results[cand.name, dname]["_inputs"] = arrays
+    return results
+
+
+def _fmt_ulp(value: float) -> str:
+    if value == np.inf:
+        return "∞"
+    if value >= 1e5:
+        return f"{value:.1e}".replace("e+", "e")
+    return f"{value:g}"
+
+
+def _fmt_acc(entry: Any) -> str:
+    if entry is None:
+        return "—"
+    if isinstance(entry, str):
+        return entry
+    worst, median, note, _ = entry
+    return f"{_fmt_ulp(worst)} / {_fmt_ulp(median)}{note}"
+
+
+def accuracy_table(results: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    lines = [
+        "| function | dtype | points | " + " | ".join(LIBRARIES) + " |",
+        "|---|---|--:|" + "--:|" * len(LIBRARIES),
+    ]
+    for cand in CANDIDATES:
+        for dtype in DTYPES:
+            dname = np.dtype(dtype).name
+            entry = results[cand.name, dname]
+            cells = [_fmt_acc(entry[lib]) for lib in LIBRARIES]
+            lines.append(
+                f"| {cand.name} | {dname} | {entry['_size']} | " + " | ".join(cells) + " |"
+            )
+    return lines
+
+
+def _describe_input(arrays: list[np.ndarray], index: tuple[int, ...], names: tuple[str, ...]):
+    """The input behind result ``index``: the element, or the whole row for row functions."""
+    parts = []
+    for name, a in zip(names, arrays, strict=True):
+        value = np.asarray(a[index[0]])
+        text = np.array2string(value, precision=17, separator=", ", max_line_width=10**4)
+        parts.append(f"{name}={text}")
+    if len(index) > 1:
+        parts.append(f"entry {index[1]}")
+    return "; ".join(parts)
+
+
+def worst_points(results: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    """Where nllkit misses a ULP bound: the worst input, nllkit's result and the reference."""
+    lines = []
+    for cand in CANDIDATES:
+        for dname, bound in cand.ulp_bound.items():
+            entry = results[cand.name, dname]
+            ours = entry["nllkit"]
+            if not isinstance(ours, tuple) or ours[0] <= bound:
+                continue
+            where = ours[3]
+            names = ("rows",) if cand.name == "logsumexp" else cand.inputs
+            lines.append(
+                f"- {cand.name} {dname}, {_fmt_ulp(ours[0])} ULP at "
+                f"{_describe_input(entry['_inputs'], where['index'], names)}: "
+                f"nllkit {float(where['result'])!r}, reference {float(where['reference'])!r}"
+            )
+    return lines or ["- none: nllkit meets every ULP bound on these grids"]
+
+
+# ---------------------------------------------------------------------------------------------
+# speed
+# ---------------------------------------------------------------------------------------------
+
+SPEED_KEYS = {"z": "x"}  # BCE's logits are the elementwise x
+
+
+def measure_speed(repeats: int) -> dict[str, dict[str, float | None]]:
+    """Median seconds per call on 10**6 float64 elements; libraries interleaved per repeat, so
+    that a change in the machine's load during the run affects them alike."""
+    data = speed_inputs()
+    results: dict[str, dict[str, float | None]] = {}
+    for cand in CANDIDATES:
+        arrays = [data[SPEED_KEYS.get(name, name)] for name in cand.inputs]
+        calls = {}
+        for lib, impl in cand.impls.items():
+            if impl is None:
+                continue
+            native = to_native(lib, arrays)
+            try:
+                for _ in range(2):  # warm-up
+                    impl(*native)
+            except Exception as exc:
+                print(f"  {cand.name} {lib} raises {exc!r}", file=sys.stderr)
+                continue
+            calls[lib] = (impl, native)
+        times: dict[str, list[float]] = {lib: [] for lib in calls}
+        for _ in range(repeats):
+            for lib, (impl, native) in calls.items():
+                start = time.perf_counter()
+                impl(*native)
+                times[lib].append(time.perf_counter() - start)
+        results[cand.name] = {
+            lib: statistics.median(times[lib]) if lib in times else None for lib in LIBRARIES
+        }
+        print(f"  timed {cand.name}", file=sys.stderr)
+    return results
+
+
+def speed_table(results: dict[str, dict[str, float | None]]) -> list[str]:
+    lines = [
+        "| function | " + " | ".join(f"{lib} ms (× torch)" for lib in LIBRARIES) + " |",
+        "|---|" + "--:|" * len(LIBRARIES),
+    ]
+    for cand in CANDIDATES:
+        entry = results[cand.name]
+        torch_time = entry["torch"]
+        cells = []
+        for lib in LIBRARIES:
+            t = entry[lib]
+            if t is None:
+                cells.append("—")
+            elif torch_time:
+                cells.append(f"{t * 1e3:.2f} ({t / torch_time:.2f}×)")
+            else:
+                cells.append(f"{t * 1e3:.2f}")
+        lines.append(f"| {cand.name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# the bounds of issue 3
+# ---------------------------------------------------------------------------------------------
+
+
+def check_bounds(accuracy: dict, speed: dict) -> list[str]:
+    lines = []
+
+    def verdict(ok: bool, text: str) -> None:
+        lines.append(f"- {'PASS' if ok else '**FAIL**'} {text}")
+
+    for cand in CANDIDATES:
+        for dname, bound in cand.ulp_bound.items():
+            entry = accuracy[cand.name, dname]["nllkit"]
+            if not isinstance(entry, tuple):
+                verdict(False, f"{cand.name} {dname}: nllkit {_fmt_acc(entry)}")
+                continue
+            worst = entry[0]
+            verdict(worst <= bound, f"{cand.name} {dname}: max {_fmt_ulp(worst)} ULP ≤ {bound}")
+    for cand in CANDIDATES:
+        ours, theirs, scipy_time = (speed[cand.name][lib] for lib in ("nllkit", "torch", "scipy"))
+        if cand.torch_ratio is not None:
+            if ours is None or theirs is None:
+                verdict(False, f"{cand.name}: speed not measured")
+            else:
+                ratio = ours / theirs
+                verdict(
+                    ratio <= cand.torch_ratio,
+                    f"{cand.name}: {ratio:.2f}× torch ≤ {cand.torch_ratio}×",
+                )
+        if cand.beat_scipy:
+            if ours is None or scipy_time is None:
+                verdict(False, f"{cand.name}: speed against scipy not measured")
+            else:
+                verdict(
+                    ours < scipy_time,
+                    f"{cand.name}: {ours * 1e3:.2f} ms < scipy {scipy_time * 1e3:.2f} ms",
+                )
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _git_revision() -> str:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{rev}{' + uncommitted changes in src/' if dirty else ''}" if rev else "unknown"
+
+
+def header(repeats: int) -> list[str]:
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return [
+        "# nllkit benchmark: accuracy and speed",
+        "",
+        f"- date: {now}",
+        f"- machine: {_cpu_model()}, {cores} cores available, {platform.system()} "
+        f"{platform.machine()}; every library single-threaded",
+        f"- versions: python {platform.python_version()}, numpy {np.__version__}, "
+        f"scipy {scipy.__version__}, torch {torch.__version__}, mpmath {mpmath.__version__}, "
+        f"nllkit {nllkit.__version__} (git {_git_revision()})",
+        f"- speed: median of {repeats} interleaved runs per library",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=21, help="timed runs per function")
+    args = parser.parse_args(argv)
+    print("accuracy: computing mpmath references …", file=sys.stderr)
+    accuracy = measure_accuracy()
+    print("speed …", file=sys.stderr)
+    speed = measure_speed(args.repeats)
+    out = [
+        *header(args.repeats),
+        "",
+        "## Accuracy: max / median ULP error against the correctly rounded mpmath reference",
+        "",
+        "Grids: benchmarks/grids.py (|x| up to 800, ±inf, NaN, subnormal results, a logit "
+        "leading by up to 800, rows with -inf, constant rows up to 1e300). ∞: a NaN or an "
+        "infinity where the reference is finite (or the reverse). A dtype in brackets: the "
+        "library returned that dtype.",
+        "",
+        *accuracy_table(accuracy),
+        "",
+        "## Speed: median milliseconds per 10⁶ float64 elements (rows of 1000), single thread",
+        "",
+        *speed_table(speed),
+        "",
+        "## Bounds of issue 3 (nllkit)",
+        "",
+        *check_bounds(accuracy, speed),
+        "",
+        "## nllkit's worst inputs where it misses a ULP bound",
+        "",
+        *worst_points(accuracy),
+        "",
+        "## What each column computes",
+        "",
+        *(f"- {note}" for note in NOTES),
+        "- nllkit: the library's own function (losses with reduction='none').",
+    ]
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
