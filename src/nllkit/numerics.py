@@ -51,7 +51,8 @@ _EXP_OVERFLOW = 709.782712893384
 
 
 class _Overflow:
-    """An ``np.errstate`` callback that records whether a floating-point overflow happened.
+    """An ``np.errstate`` callback that records whether an overflow (or an invalid operation
+    such as :math:`\\infty/\\infty`) happened.
 
     Lets the fast path stay free of extra passes: the rare fix-up runs only when the hardware
     said an overflow occurred.
@@ -78,7 +79,7 @@ def _elementwise(
     out = np.empty_like(x64)
     tmp = np.empty(min(_BLOCK, x64.size))
     flag = _Overflow()
-    with np.errstate(all="ignore", over="call", call=flag):
+    with np.errstate(all="ignore", over="call", invalid="call", call=flag):
         for start in range(0, x64.size, _BLOCK):
             stop = min(start + _BLOCK, x64.size)
             kernel(x64[start:stop], out[start:stop], tmp[: stop - start])
@@ -122,8 +123,9 @@ def sigmoid(x: Any) -> Any:
     numbers near :math:`E` keeps full *relative* accuracy down to the subnormal results
     (:math:`\sigma(-740) \approx 4\cdot 10^{-322}`), where :math:`1/(1+e^{-x})` would overflow
     :math:`e^{-x}` and return 0. For :math:`x > 0` the relative error of :math:`E` is damped by
-    the factor :math:`1/(1+E)`. Where :math:`e^x` overflows (:math:`x > 709.78`) the result is
-    1, set in a fix-up that runs only when the overflow flag was raised. Error: a few roundings,
+    the factor :math:`1/(1+E)`. Where :math:`e^x` overflows (:math:`x > 709.78`, including
+    :math:`x = \infty`) the result is 1, set in a fix-up that runs only when the hardware raised
+    the overflow or invalid flag. Error: a few roundings,
     ≤ 2 ULP in float64; float32 inputs are evaluated in float64.
     """
     x64, out, meta, flag = _elementwise(x, "x", "sigmoid", _sigmoid_kernel)
