@@ -1,0 +1,169 @@
+"""Site-wide reader journeys: the front door, search, the light/dark toggle, notebook download."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from urllib.parse import quote, urljoin, urlsplit
+
+import nbformat
+import pytest
+
+from .support import ROOT, toc_pages
+
+pytestmark = pytest.mark.browser
+
+# The chapter each term must lead to once that chapter is in the table of contents.
+SEARCHES = {
+    "softmax": "book/06-softmax-multiclass",
+    "log-sum-exp": "book/07-numerical-stability",
+    # Checked against whichever chapters' titles mention them (tests the search while the
+    # chapters above are still being written).
+    "sigmoid": None,
+    "likelihood": None,
+    "optimisation": None,
+}
+# The terms a reader must always find something for (issue 8).
+MUST_FIND = {"softmax", "log-sum-exp"}
+
+IMPORTS_NLLKIT = re.compile(r"^\s*(?:import nllkit\b|from nllkit(?:\.\w+)* import )", re.MULTILINE)
+
+
+def _normalised(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def page_title(html_dir: Path, page: str) -> str:
+    """The title the built page shows (its ``<title>`` without the book's name)."""
+    source = (html_dir / f"{page}.html").read_text(encoding="utf-8")
+    match = re.search(r"<title>(.*?)</title>", source, re.DOTALL)
+    return html.unescape(match.group(1)).split(" \u2014 ")[0].strip() if match else ""
+
+
+def expected_chapters(html_dir: Path, term: str) -> set[str]:
+    """The chapter named for ``term`` if the toc lists it, else the toc pages titled with it."""
+    pages = toc_pages()
+    chapter = SEARCHES.get(term)
+    if chapter in pages:
+        return {chapter}
+    return {page for page in pages if _normalised(term) in _normalised(page_title(html_dir, page))}
+
+
+def search_results(tab, term: str) -> list[str]:
+    """Open ``search.html?q=term`` and return the pages (without suffix) its results link to."""
+    tab.open(f"search.html?q={quote(term)}")
+    return read_results(tab)
+
+
+def read_results(tab) -> list[str]:
+    tab.page.wait_for_function(
+        """() => document.querySelector("#search-results .search-summary")
+            ?.textContent.trim()""",
+        timeout=30_000,
+    )
+    hrefs = tab.page.evaluate(
+        """() => Array.from(document.querySelectorAll("#search-results ul.search li a"),
+            a => a.href)"""
+    )
+    pages = []
+    for href in hrefs:
+        path = urlsplit(href).path.removeprefix(urlsplit(tab.base).path)
+        pages.append(path.removesuffix(".html"))
+    return pages
+
+
+def test_site_root_leads_to_the_first_page(tab):
+    """``/`` (what `make serve` shows first) redirects to the root page of the toc."""
+    response = tab.page.goto(tab.base)
+    assert response is not None and response.ok, "the site root is not served"
+    tab.page.wait_for_url(f"**/{toc_pages()[0]}.html", timeout=10_000)
+    tab.page.wait_for_load_state("networkidle")
+    assert tab.page.locator("article.bd-article h1").count() == 1
+    assert not tab.problems(), tab.problems()
+
+
+@pytest.mark.parametrize("term", list(SEARCHES))
+def test_search_finds_the_chapter(term, tab, built_site):
+    """The search page finds the term and links to the chapter about it."""
+    expected = expected_chapters(built_site, term)
+    found = search_results(tab, term)
+    if term in MUST_FIND:
+        assert found, f"search for {term!r} found nothing"
+    if not expected:
+        pytest.skip(
+            f"no chapter about {term!r} in _toc.yml yet "
+            f"({SEARCHES.get(term) or 'no title mentions it'}): only checked that search runs"
+        )
+    missing = expected - set(found)
+    assert not missing, f"search for {term!r} does not link to {sorted(missing)}; found {found}"
+
+
+def test_search_box_leads_to_results(tab):
+    """A reader types in the search box of a chapter, presses Enter and gets results."""
+    term = "softmax"
+    tab.open(f"{toc_pages()[1]}.html")
+    tab.page.locator(".search-button__button:visible").first.click()
+    field = tab.page.locator("form.bd-search input[name=q]:visible").first
+    field.fill(term)
+    field.press("Enter")
+    tab.page.wait_for_url(re.compile(r"search\.html\?q=softmax"))
+    assert read_results(tab), "searching from the search box found nothing"
+
+
+def _theme(page) -> dict:
+    return page.evaluate(
+        """() => ({
+            theme: document.documentElement.dataset.theme,
+            mode: document.documentElement.dataset.mode,
+            background: getComputedStyle(document.body).backgroundColor,
+        })"""
+    )
+
+
+def test_light_dark_toggle(tab):
+    """The theme button switches ``data-theme`` and the page background, and it sticks."""
+    page = toc_pages()[1] if len(toc_pages()) > 1 else toc_pages()[0]
+    tab.open(f"{page}.html")
+    light = _theme(tab.page)
+    assert light["theme"] == "light", light  # the browser prefers light
+    button = tab.page.locator(".theme-switch-button:visible").first
+    seen = [light]
+    for _ in range(3):  # the button cycles auto → dark → light (with a light preference)
+        button.click()
+        seen.append(_theme(tab.page))
+        if seen[-1]["theme"] == "dark":
+            break
+    dark = seen[-1]
+    assert dark["theme"] == "dark", f"the toggle never reached the dark theme: {seen}"
+    assert dark["background"] != light["background"], f"background did not change: {seen}"
+    tab.page.reload()
+    assert _theme(tab.page)["theme"] == "dark", "the dark choice is lost on reload"
+    button = tab.page.locator(".theme-switch-button:visible").first
+    for _ in range(3):
+        button.click()
+        if _theme(tab.page)["theme"] == "light":
+            break
+    assert _theme(tab.page)["background"] == light["background"], "cannot switch back to light"
+
+
+NOTEBOOK_PAGES = [page for page in toc_pages() if (ROOT / f"{page}.ipynb").is_file()]
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_download_button_serves_the_notebook(page, tab):
+    """The page's download menu offers its .ipynb: valid nbformat, and it imports nllkit."""
+    tab.open(f"{page}.html")
+    tab.page.locator(".dropdown-download-buttons button.dropdown-toggle").first.click()
+    link = tab.page.locator("a.btn-download-source-button")
+    assert link.is_visible(), f"{page}: no visible .ipynb download button"
+    assert link.inner_text().strip() == ".ipynb"
+    with tab.page.expect_download() as download_info:
+        link.click()
+    download = download_info.value
+    assert download.suggested_filename == f"{Path(page).name}.ipynb"
+    assert download.url == urljoin(tab.page.url, link.get_attribute("href"))
+    notebook = nbformat.reads(Path(download.path()).read_text(encoding="utf-8"), as_version=4)
+    nbformat.validate(notebook)
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    assert IMPORTS_NLLKIT.search(code), f"{page}: the downloaded notebook does not import nllkit"
