@@ -122,12 +122,12 @@ def check_probability_vectors(p: np.ndarray, name: str, func: str) -> None:
         )
 
 
-def normalise_axis(axis: Any, ndim: int, func: str) -> int:
+def normalise_axis(axis: Any, ndim: int, func: str, name: str = "x") -> int:
     """``axis`` as a non-negative int in ``range(ndim)``, else ``ValueError``/``TypeError``."""
     if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
         raise TypeError(f"{func}: axis={axis!r} must be an int")
     if ndim == 0:
-        raise ValueError(f"{func}: x is a scalar; expected an array with at least one axis")
+        raise ValueError(f"{func}: {name} is a scalar; expected an array with at least one axis")
     if not -ndim <= axis < ndim:
         raise ValueError(
             f"{func}: axis={axis} is out of range for an array with {ndim} dimension(s); "

@@ -357,7 +357,7 @@ def gaussian_nll(y: Any, mean: Any, var: Any, full: bool = True, reduction: str 
 def _distributions(p: Any, name: str, axis: int, func: str) -> np.ndarray:
     """``p`` checked as probability vectors along ``axis``, moved to the last axis."""
     arr = as_float_array(p, name, func)
-    ax = normalise_axis(axis, arr.ndim, func)
+    ax = normalise_axis(axis, arr.ndim, func, name)
     moved = np.moveaxis(arr, ax, -1)
     check_probability_vectors(moved, name, func)
     return moved
