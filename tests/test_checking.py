@@ -224,6 +224,10 @@ def _mpf(expr):
         (lambda: mpmath.mpf(2) ** 1024 - mpmath.mpf(2) ** 970, F64, math.inf),
         (lambda: -(mpmath.mpf(2) ** 1024) + 3 * mpmath.mpf(2) ** 969, F64, -np.finfo("f8").max),
         (lambda: mpmath.mpf(10) ** 400, F64, math.inf),
+        # exponents far outside any format (exp(-1e300) and its reciprocal)
+        (lambda: mpmath.ldexp(1, -(10**300)), F64, 0.0),
+        (lambda: -mpmath.ldexp(3, -(10**300)), F32, -0.0),
+        (lambda: mpmath.ldexp(1, 10**300), F32, math.inf),
         (lambda: mpmath.mpf(0), F64, 0.0),
     ],
 )
@@ -293,6 +297,25 @@ def test_subnormal_and_tail_results():
     lsm = mp_log_softmax([0.0, -40.0])
     assert -4.2483e-18 > lsm[0] > -4.2484e-18  # -e^-40 = -4.24835...e-18
     assert mp_logsumexp([0.0, -40.0]) == -lsm[0]
+    # inputs up to 1e300: e^(-2e300) is representable in mpmath and rounds to 0
+    np.testing.assert_array_equal(mp_softmax([1e300, -1e300, 0.0]), [1, 0, 0])
+    np.testing.assert_array_equal(mp_log_softmax([1e300, -1e300]), [0, -2e300])
+    np.testing.assert_array_equal(mp_sigmoid([-1e300, 1e300]), [0, 1])
+    np.testing.assert_array_equal(mp_log_sigmoid([-1e300, 1e300]), [-1e300, 0])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "x", "m", "quantum"),
+    [(np.float32, -1000.0, 2.0**-15, 2.0**-14), (np.float64, -2000.0, 2.0**-43, 2.0**-42)],
+)
+def test_a_midpoint_plus_a_far_tail_rounds_away_from_the_midpoint(dtype, x, m, quantum):
+    # x - m lies exactly halfway between two floats of dtype (m is half a quantum of |x|), and
+    # log_softmax subtracts log1p(e^(x - m)) ~ e^-1000 (e^-2000) more: the true value is just
+    # beyond the midpoint, so it rounds away from x, although ties-to-even would give x (whose
+    # last significand bit is 0). Deciding this takes ~1450 (~2900) bits of the tail.
+    row = np.array([m, x], dtype=dtype)
+    assert mp_log_softmax(row)[1] == dtype(x - quantum)
+    assert mp_cross_entropy(row[None, :], np.array([1]))[0] == dtype(-x + quantum)
 
 
 def test_axis_and_keepdims():

@@ -21,7 +21,11 @@ formula that avoids catastrophic cancellation at ``prec`` bits, together with a 
 interval are rounded to the target format; if they round to the same float, every value in the
 interval — the exact result included — rounds to it, so that float *is* the correctly rounded
 result. If they differ (the result lies too close to a rounding boundary, or cancellation ate the
-precision) the evaluation is repeated at twice the precision (Ziv's strategy). Rounding an
+precision) the evaluation is repeated at twice the precision (Ziv's strategy). Parts that are
+exact rational functions of the inputs (``x_i - max(x)``, ``(1 - y) z``, ``sum t_i z_i``) are
+formed without rounding and only the transcendental rest counts in ``mag``: a difference of two
+floats can lie exactly halfway between two floats of the format, and then a far tail such as
+``log1p(exp(-1500))`` decides the direction — at any distance, via a sticky bit. Rounding an
 mpmath number to a ``p``-bit format is done with integers on its mantissa and exponent, in one
 step, with round-half-to-even, gradual underflow (subnormals) and overflow to ±inf, so a float32
 result is never rounded twice (once to float64 and then to float32).
@@ -246,7 +250,6 @@ _FORMATS = {
 }
 _SLACK = 24  # bits of error budget for the evaluation, see the module docstring
 _MAX_DOUBLINGS = 5
-_NEGLIGIBLE_EXP = -(2**16)  # exp(d) for d below this is < 2**-94000: dropped from sums
 
 
 def _mp():
@@ -276,6 +279,10 @@ def _round_mpf(v: Any, fmt: tuple[int, int, int]) -> float:
         return 0.0
     p, emin, emax = fmt
     e = exp + bc - 1
+    if e < emin - p:  # below half the smallest subnormal (exp(-1e300) has e ~ -1.4e300)
+        return -0.0 if sign else 0.0
+    if e > emax:  # at least 2**(emax + 1)
+        return -math.inf if sign else math.inf
     q = max(e, emin) - (p - 1)
     if exp >= q:
         n = man << (exp - q)
@@ -286,7 +293,7 @@ def _round_mpf(v: Any, fmt: tuple[int, int, int]) -> float:
         half = 1 << (shift - 1)
         if rem > half or (rem == half and n & 1):
             n += 1
-    if n.bit_length() + q > emax + 1:  # n * 2**q >= 2**(emax + 1): beyond the largest float
+    if n.bit_length() + q > emax + 1:  # rounded up to 2**(emax + 1): beyond the largest float
         result = math.inf
     else:
         result = math.ldexp(float(n), q)
@@ -407,6 +414,31 @@ def _exact(value: Any) -> tuple[Any, int]:
     return value, 0
 
 
+def _exact_plus(a: Any, b: Any) -> tuple[Any, Any]:
+    """``a + b`` for an exact ``a`` and a computed ``b``, as a (value, mag) pair.
+
+    The sum is formed without rounding, so when ``a`` is (or is near) a rounding boundary of the
+    target format — a difference of two floats can be a midpoint — the tiny ``b`` still decides
+    the direction; only ``b`` carries an error, so ``mag = |b|``. When ``b`` lies entirely below
+    the lowest set bit of ``a`` and more than 70 bits below its leading bit, no float format of
+    at most 64 significand bits can tell ``b`` from any other number of that sign and size: all
+    such values of ``a + b`` fall between the same two neighbouring rounding boundaries. ``b`` is
+    then replaced by ``±2**floor`` at that size, which keeps the exact sum short (``b`` may be
+    ``exp(-1e300)``).
+    """
+    mpmath = _mp()
+    if not b:
+        return a, 0
+    if not a:
+        return b, abs(b)
+    _, _, low_a, bits_a = a._mpf_  # the mantissa is odd: low_a is the lowest set bit's weight
+    _, _, low_b, bits_b = b._mpf_
+    floor = min(low_a, low_a + bits_a - 70) - 2
+    if low_b + bits_b < floor:  # |b| < 2**(low_b + bits_b)
+        b = mpmath.ldexp(mpmath.sign(b), floor)
+    return mpmath.fadd(a, b, exact=True), abs(b)
+
+
 def _k_sigmoid(x: Any) -> tuple[Any, Any]:
     mpmath = _mp()
     if mpmath.isnan(x) or mpmath.isinf(x):
@@ -420,8 +452,9 @@ def _k_log_sigmoid(x: Any) -> tuple[Any, Any]:
     if mpmath.isnan(x) or mpmath.isinf(x):
         return _exact(x if (mpmath.isnan(x) or x < 0) else mpmath.mpf(0))
     # log σ(x) = -log1p(e^{-x}) = x - log1p(e^{x}); for x < 0 both terms are negative
-    v = -mpmath.log1p(mpmath.exp(-x)) if x >= 0 else x - mpmath.log1p(mpmath.exp(x))
-    return v, abs(v)
+    if x >= 0:
+        return _exact_plus(mpmath.mpf(0), -mpmath.log1p(mpmath.exp(-x)))
+    return _exact_plus(x, -mpmath.log1p(mpmath.exp(x)))
 
 
 def _k_softplus(x: Any) -> tuple[Any, Any]:
@@ -429,8 +462,9 @@ def _k_softplus(x: Any) -> tuple[Any, Any]:
     if mpmath.isnan(x) or mpmath.isinf(x):
         return _exact(x if (mpmath.isnan(x) or x > 0) else mpmath.mpf(0))
     # log(1 + e^x) = log1p(e^x) = x + log1p(e^{-x}); for x > 0 both terms are positive
-    v = mpmath.log1p(mpmath.exp(x)) if x <= 0 else x + mpmath.log1p(mpmath.exp(-x))
-    return v, abs(v)
+    if x <= 0:
+        return _exact_plus(mpmath.mpf(0), mpmath.log1p(mpmath.exp(x)))
+    return _exact_plus(x, mpmath.log1p(mpmath.exp(-x)))
 
 
 def _k_logit(p: Any) -> tuple[Any, Any]:
@@ -449,7 +483,7 @@ def _k_logit(p: Any) -> tuple[Any, Any]:
 
 
 def _k_bce(x: Any, t: Any) -> tuple[Any, Any]:
-    """softplus(x) - t x = max(x, 0) - t x + log1p(e^{-|x|})."""
+    """softplus(x) - t x = max(x, 0) - t x + log1p(e^{-|x|}), the linear part exact."""
     mpmath = _mp()
     if mpmath.isnan(x) or mpmath.isnan(t):
         return _exact(mpmath.nan)
@@ -458,81 +492,96 @@ def _k_bce(x: Any, t: Any) -> tuple[Any, Any]:
         weight = mpmath.fsub(1, t, exact=True) if x > 0 else t
         return _exact(mpmath.mpf(0) if weight == 0 else mpmath.inf * mpmath.sign(weight))
     if x >= 0:
-        linear = mpmath.fsub(1, t, exact=True) * x
+        linear = mpmath.fmul(mpmath.fsub(1, t, exact=True), x, exact=True)
         tail = mpmath.log1p(mpmath.exp(-x))
     else:
-        linear = -t * x
+        linear = mpmath.fmul(-t, x, exact=True)
         tail = mpmath.log1p(mpmath.exp(x))
-    return linear + tail, abs(linear) + abs(tail)  # for t in [0, 1] both terms are >= 0
+    return _exact_plus(linear, tail)
 
 
-def _lse_split(row: list[Any]) -> tuple[str, Any, Any]:
+def _lse_split(row: list[Any]) -> tuple[str, Any, list[Any], Any]:
     """Split logsumexp(row) = m + log1p(s), s = sum over j != argmax of exp(x_j - m).
 
-    Returns (kind, m, L) with kind "nan" (a NaN in the row), "+inf" (a +inf in the row),
-    "empty" (all -inf, or no entries) or "finite"; ``L = log1p(s)`` for "finite". Differences
-    ``x_j - m`` are exact; terms below ``exp(-2**16)`` are dropped (relative effect < 2**-94000).
+    Returns (kind, m, d, L) with kind "nan" (a NaN in the row), "+inf" (a +inf in the row),
+    "empty" (all -inf, or no entries) or "finite"; for "finite", ``d`` holds the exact
+    differences ``x_j - m`` (-inf for -inf entries) and ``L = log1p(s)``. No term is dropped,
+    however small: ``exp(-1e300)`` is cheap in mpmath and decides a rounding direction in
+    :func:`_exact_plus`.
     """
     mpmath = _mp()
     if any(mpmath.isnan(v) for v in row):
-        return "nan", None, None
+        return "nan", None, [], None
     if any(mpmath.isinf(v) and v > 0 for v in row):
-        return "+inf", None, None
+        return "+inf", None, [], None
     finite = [v for v in row if not mpmath.isinf(v)]
     if not finite:
-        return "empty", None, None
+        return "empty", None, [], None
     m = max(finite)
     k = row.index(m)
-    s = mpmath.mpf(0)
-    for j, v in enumerate(row):
-        if j == k or mpmath.isinf(v):
-            continue
-        d = mpmath.fsub(v, m, exact=True)
-        if d > _NEGLIGIBLE_EXP:
-            s += mpmath.exp(d)
-    return "finite", m, mpmath.log1p(s)
+    d = [v if mpmath.isinf(v) else mpmath.fsub(v, m, exact=True) for v in row]
+    s = mpmath.fsum(mpmath.exp(dj) for j, dj in enumerate(d) if j != k and not mpmath.isinf(dj))
+    return "finite", m, d, mpmath.log1p(s)
 
 
 def _log_softmax_terms(row: list[Any]) -> list[tuple[Any, Any]]:
-    """(x_i - m) - log1p(s): both parts <= 0, so no cancellation."""
+    """(x_i - m) - log1p(s): the first part exact, both <= 0, so no cancellation."""
     mpmath = _mp()
-    kind, m, big_l = _lse_split(row)
+    kind, _, d, big_l = _lse_split(row)
     if kind != "finite":  # NaN, a +inf (inf - inf) or nothing finite (-inf - -inf)
         return [_exact(mpmath.nan)] * len(row)
-    out = []
-    for v in row:
-        if mpmath.isinf(v):
-            out.append(_exact(-mpmath.inf))
-            continue
-        value = mpmath.fsub(v, m, exact=True) - big_l
-        out.append((value, abs(value)))
-    return out
+    return [_exact(di) if mpmath.isinf(di) else _exact_plus(di, -big_l) for di in d]
 
 
 def _k_logsumexp_row(row: list[Any]) -> list[tuple[Any, Any]]:
     mpmath = _mp()
-    kind, m, big_l = _lse_split(row)
+    kind, m, _, big_l = _lse_split(row)
     special = {"nan": mpmath.nan, "+inf": mpmath.inf, "empty": -mpmath.inf}
     if kind in special:
         return [_exact(special[kind])]
-    return [(m + big_l, abs(m) + big_l)]  # m < 0 can cancel against L > 0: mag covers it
+    return [_exact_plus(m, big_l)]  # m exact: m < 0 cancelling against L > 0 costs nothing
 
 
 def _k_softmax_row(row: list[Any]) -> list[tuple[Any, Any]]:
     mpmath = _mp()
-    kind, m, big_l = _lse_split(row)
+    kind, _, d, big_l = _lse_split(row)
     if kind != "finite":  # NaN, inf/inf or 0/0
         return [_exact(mpmath.nan)] * len(row)
-    total = mpmath.expm1(big_l) + 1  # 1 + s, the sum of exp(x_j - m)
     out = []
-    for v in row:
-        if mpmath.isinf(v):
-            out.append(_exact(mpmath.mpf(0)))
-            continue
-        d = mpmath.fsub(v, m, exact=True)
-        value = mpmath.exp(d) / total if d > _NEGLIGIBLE_EXP else mpmath.mpf(0)
+    for di in d:
+        value = mpmath.exp(di - big_l)  # e^{d_i} / (1 + s), positive: relative error a few ulps
         out.append((value, abs(value)))
     return out
+
+
+def _k_cross_entropy_index(row: list[Any], k: list[Any]) -> list[tuple[Any, Any]]:
+    """-log_softmax_k = (m - x_k) + log1p(s), the first part exact."""
+    mpmath = _mp()
+    kind, _, d, big_l = _lse_split(row)
+    if kind != "finite":
+        return [_exact(mpmath.nan)]
+    dk = d[int(k[0])]
+    return [_exact(-dk) if mpmath.isinf(dk) else _exact_plus(-dk, big_l)]
+
+
+def _k_cross_entropy_probs(row: list[Any], target: list[Any]) -> list[tuple[Any, Any]]:
+    """sum_i t_i (L - d_i) = (-sum_i t_i d_i) + L sum_i t_i, the first part exact.
+
+    A zero target weight contributes 0 even against a -inf logit (the limit of t log t).
+    """
+    mpmath = _mp()
+    kind, _, d, big_l = _lse_split(row)
+    if kind != "finite" or any(mpmath.isnan(t) for t in target):
+        return [_exact(mpmath.nan)]
+    exact_part, total_weight = mpmath.mpf(0), mpmath.mpf(0)
+    for di, t in zip(d, target, strict=True):
+        if t == 0:
+            continue
+        if mpmath.isinf(di):
+            return [_exact(mpmath.inf * mpmath.sign(t))]
+        exact_part = mpmath.fsub(exact_part, mpmath.fmul(t, di, exact=True), exact=True)
+        total_weight = mpmath.fadd(total_weight, t, exact=True)
+    return [_exact_plus(exact_part, big_l * total_weight)]
 
 
 def _weighted_sum(terms: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
@@ -547,22 +596,6 @@ def _weighted_sum(terms: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
     if mpmath.isinf(total):
         return [_exact(total)]
     return [(total, mag)]
-
-
-def _k_cross_entropy_probs(row: list[Any], target: list[Any]) -> list[tuple[Any, Any]]:
-    """sum_i t_i * (-log_softmax_i); a zero target weight contributes 0 even against -inf."""
-    mpmath = _mp()
-    if any(mpmath.isnan(t) for t in target):
-        return [_exact(mpmath.nan)]
-    terms = []
-    for (ls, ls_mag), t in zip(_log_softmax_terms(row), target, strict=True):
-        if t == 0 and not mpmath.isnan(ls):
-            continue
-        if mpmath.isinf(ls) or mpmath.isnan(ls):
-            terms.append((-t * ls, 0))
-        else:
-            terms.append((-t * ls, abs(t) * ls_mag))
-    return _weighted_sum(terms)
 
 
 def _k_entropy_row(p: list[Any]) -> list[tuple[Any, Any]]:
@@ -912,11 +945,7 @@ def mp_cross_entropy(logits: Any, target: Any) -> np.ndarray:
                 f"target {int(t[index])} at index {index} is out of range [0, {n_classes})"
             )
 
-        def pick(row: list[Any], k: list[Any]) -> list[tuple[Any, Any]]:
-            value, mag = _log_softmax_terms(row)[int(k[0])]
-            return [(-value, mag)]
-
-        return _along_rows(pick, [z, t[..., None]], z.dtype, keep_length=False)
+        return _along_rows(_k_cross_entropy_index, [z, t[..., None]], z.dtype, keep_length=False)
     t = _float_array(t, "target")
     if t.shape != z.shape:
         raise ValueError(
