@@ -259,6 +259,7 @@ def test_kl_known_values():
 def test_kl_zero_handling():
     assert kl_divergence([0.0, 1.0], [0.5, 0.5]) == pytest.approx(math.log(2), rel=1e-15)
     assert kl_divergence([0.5, 0.5], [1.0, 0.0]) == np.inf
+    assert kl_divergence([1.0, 0.0], [1.0, 0.0]) == 0.0  # 0 log(0/0) = 0
 
 
 def test_kl_of_nearly_equal_distributions_keeps_relative_accuracy():

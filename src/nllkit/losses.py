@@ -54,9 +54,16 @@ _HALF_LOG_2PI = 0.5 * float(np.log(2.0 * np.pi))
 
 
 def _times(w: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """``w * a`` with the convention :math:`0 \\cdot (\\pm\\infty) = 0` (as in :math:`0\\log 0`)."""
-    out = np.zeros(np.broadcast_shapes(w.shape, a.shape))
-    np.multiply(w, a, out=out, where=w != 0)
+    """``w * a`` with the convention :math:`0 \\cdot a = 0` even for :math:`a = \\pm\\infty` or
+    NaN (as in :math:`0\\log 0 = 0`; the callers' ``a`` is NaN only as :math:`\\log(0/0)`).
+
+    The product is formed at full speed; only if it contains a NaN (one cheap reduction tells)
+    are the NaN products with weight 0 set to 0.
+    """
+    with np.errstate(invalid="ignore"):
+        out = np.multiply(w, a, out=np.empty(np.broadcast_shapes(w.shape, a.shape)))
+        if np.isnan(out.sum()):
+            out[(np.broadcast_to(w, out.shape) == 0) & np.isnan(out)] = 0.0
     return out
 
 
