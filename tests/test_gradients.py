@@ -8,7 +8,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import nllkit
 from nllkit import (
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_grad,
@@ -48,19 +47,6 @@ def _assert_fd_close(ours, fd):
 def _scalar(value):
     """Finite differences need a scalar; the gradient of a 'none' loss is that of its sum."""
     return float(np.sum(value))
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "binary_cross_entropy_with_logits_grad",
-        "cross_entropy_grad",
-        "softmax_jacobian",
-        "gaussian_nll_grad",
-    ],
-)
-def test_importable_from_package_root(name):
-    assert name in nllkit.__all__
 
 
 # --- BCE with logits ---------------------------------------------------------------------------

@@ -33,20 +33,6 @@ def _high_precision_mpmath():
         yield
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "binary_cross_entropy_with_logits",
-        "cross_entropy",
-        "gaussian_nll",
-        "entropy",
-        "kl_divergence",
-    ],
-)
-def test_importable_from_package_root(name):
-    assert name in nllkit.__all__
-
-
 # --- binary cross-entropy ----------------------------------------------------------------------
 
 

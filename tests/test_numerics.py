@@ -30,13 +30,26 @@ def _high_precision_mpmath():
 # --- names -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["sigmoid", "log_sigmoid", "softplus", "logit", "logsumexp", "softmax", "log_softmax"],
-)
-def test_importable_from_package_root(name):
+PUBLIC = [
+    # numerics
+    "sigmoid", "log_sigmoid", "softplus", "logit", "logsumexp", "softmax", "log_softmax",
+    # losses
+    "binary_cross_entropy_with_logits", "cross_entropy", "gaussian_nll", "entropy",
+    "kl_divergence",
+    # gradients
+    "binary_cross_entropy_with_logits_grad", "cross_entropy_grad", "softmax_jacobian",
+    "gaussian_nll_grad",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_importable_from_package_root_and_documented(name):
     assert name in nllkit.__all__
-    assert callable(getattr(nllkit, name))
+    doc = getattr(nllkit, name).__doc__ or ""
+    for section in ("Parameters", "Returns", "Raises", "Notes"):
+        assert f"\n    {section}\n    ----" in doc, f"{name} lacks a {section} section"
+    assert ":ref:`chapter-" in doc, f"{name} does not link to the chapter that derives it"
+    assert ":math:" in doc, f"{name} does not state its formula"
 
 
 # --- special values ----------------------------------------------------------------------------
