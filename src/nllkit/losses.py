@@ -255,15 +255,12 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Any:
     rows, t, is_index, dtype, batch = _cross_entropy_inputs(logits, target, func)
     n, _ = rows.shape
     if is_index:
-        _, m, loss = _log_partition(rows, compensate=True)
+        _, m, loss, _ = _log_partition(rows, compensate=True)
         with np.errstate(all="ignore"):
             loss += m - rows[np.arange(n), t]
     else:
-        gap = np.empty_like(rows)
-        _, m, log_tail = _log_partition(rows, gap, compensate=True)  # gap = z - m <= 0
-        with np.errstate(all="ignore"):
-            np.negative(gap, out=gap)
-            loss = log_tail * t.sum(axis=1) + _times(t, gap).sum(axis=1)
+        _, _, log_tail, gaps = _log_partition(rows, compensate=True, weights=t)
+        loss = log_tail * t.sum(axis=1) + gaps
     return reduce(loss.reshape(batch).astype(dtype, copy=False), reduction)
 
 

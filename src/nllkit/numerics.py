@@ -396,39 +396,55 @@ def _row_blocks(n: int, k: int, compensate: bool) -> tuple[int, np.ndarray, Any]
     return step, np.empty(shape), work
 
 
+def _weighted_gaps(weights: np.ndarray, d: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """:math:`\\sum_j w_j (m - z_j)` of every row, from the shifts ``d`` :math:`= z - m`.
+
+    A weight 0 on a ``-inf`` logit contributes 0 (:math:`0\\cdot\\infty = 0`, the limit of
+    :math:`p\\log p`); such rows show up as NaN sums and are redone with that convention.
+    """
+    np.multiply(weights, d, out=buf)
+    out = -buf.sum(axis=1)
+    bad = np.isnan(out)
+    if bad.any():
+        out[bad] = -np.where(weights[bad] > 0, buf[bad], 0.0).sum(axis=1)
+    return out
+
+
 def _log_partition(
-    rows: np.ndarray, d: np.ndarray | None = None, *, compensate: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(idx, m, L)`` of every row of ``rows`` (float64, shape ``(n, k)``, ``k >= 1``).
+    rows: np.ndarray, *, compensate: bool = False, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(idx, m, L, G)`` of every row of ``rows`` (float64, shape ``(n, k)``, ``k >= 1``).
 
     ``idx`` is the (first) argmax, ``m`` the maximum and
     :math:`L = \\operatorname{log1p}(\\sum_{j \\ne j^*} e^{z_j - m})`, so that
     :math:`\\operatorname{LSE}(z) = m + L` and
-    :math:`\\log\\operatorname{softmax}(z) = (z - m) - L`.
-    If ``d`` is given it receives the shifted logits :math:`z - m`. With ``compensate`` the tail
+    :math:`\\log\\operatorname{softmax}(z) = (z - m) - L`. With ``compensate`` the tail
     includes :func:`_tail_correction`, as the top class's log-probability :math:`-L` needs
-    (:math:`m + L` does not, see :func:`logsumexp`).
+    (:math:`m + L` does not, see :func:`logsumexp`). With ``weights`` (shape ``(n, k)``),
+    :math:`G = \\sum_j w_j (m - z_j)` is computed block by block while the shifts are in cache
+    (for cross-entropy with probability targets); otherwise ``G`` is None.
     """
     n, k = rows.shape
     idx, m = _row_max(rows)
-    step, tmp, work = _row_blocks(n, k, compensate)
-    shift = np.empty_like(tmp) if compensate and d is None else None
+    step, tmp, work = _row_blocks(n, k, compensate or weights is not None)
+    separate_shift = compensate or weights is not None
+    shift = np.empty_like(tmp) if separate_shift else None
     log_tail = np.empty(n)
+    gaps = None if weights is None else np.empty(n)
     with np.errstate(all="ignore"):
         for s in range(0, n, step):
             sl = slice(s, s + step)
             e = tmp[: min(step, n - s)]
             rows_in_block = e.shape[0]
-            if d is not None:
-                dd = d[sl]
-            elif shift is not None:
-                dd = shift[:rows_in_block]
-            else:
-                dd = e
+            dd = e if shift is None else shift[:rows_in_block]
             w = None if work is None else (work[0][:rows_in_block], work[1][:rows_in_block])
-            log_tail[sl] = _shifted_exp_tail(rows[sl], idx[sl], m[sl], dd, e, w)
+            log_tail[sl] = _shifted_exp_tail(
+                rows[sl], idx[sl], m[sl], dd, e, w if compensate else None
+            )
+            if gaps is not None and weights is not None and w is not None:
+                gaps[sl] = _weighted_gaps(weights[sl], dd, w[1])
         np.log1p(log_tail, out=log_tail)
-    return idx, m, log_tail
+    return idx, m, log_tail, gaps
 
 
 def _logsumexp_extended(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -504,7 +520,7 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
     n, k = rows.shape
     out = np.full(n, -np.inf)
     if k:
-        idx, m, out = _log_partition(rows)
+        idx, m, out, _ = _log_partition(rows)
         with np.errstate(all="ignore"):
             out += m
             # m = -inf (all -inf row), +inf or NaN: the answer is m itself.
