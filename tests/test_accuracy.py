@@ -115,6 +115,16 @@ def cancelling_rows(dtype, k=4, n=200):
     return _cast(z, dtype)
 
 
+def small_result_rows(dtype, k=6, n=200):
+    """Rows whose maximum is near 0, so that log-sum-exp is small without cancelling: the
+    rounding of the shifts z_j - m is then visible in the result."""
+    rng = _rng(9)
+    z = rng.normal(0, 1, (n, k)) * rng.choice([0.1, 1, 3, 10], (n, 1))
+    z -= z.max(axis=1, keepdims=True)
+    z += rng.uniform(-1, 1, (n, 1)) * rng.choice([1e-3, 1e-2, 0.1, 1], (n, 1))
+    return _cast(z, dtype)
+
+
 def check(name, dtype, ours, ref, inputs):
     """Assert max ULP(ours, ref) <= the bound of ``name``; on failure say where."""
     d = nk.ulp_distance(ours, ref)
@@ -160,6 +170,12 @@ def test_binary_cross_entropy_with_logits(dtype, kind):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
 def test_logsumexp(dtype):
     rows = np.concatenate([row_grid(dtype), np.full((1, 7), -np.inf, dtype)])
+    check("logsumexp", dtype, nk.logsumexp(rows), nk.mp_logsumexp(rows), rows)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+def test_logsumexp_small_results(dtype):
+    rows = small_result_rows(dtype)
     check("logsumexp", dtype, nk.logsumexp(rows), nk.mp_logsumexp(rows), rows)
 
 

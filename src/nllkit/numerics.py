@@ -448,9 +448,9 @@ def _log_partition(
 
 
 def _logsumexp_extended(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """:math:`m + \\operatorname{log1p}(\\text{tail})` in ``np.longdouble``, for small results.
+    """:math:`m + \\operatorname{log1p}(\\text{tail})` in ``np.longdouble``, where it cancels.
 
-    When :math:`|\\operatorname{LSE}(z)| < \\max(1, |m|/2)` the final addition may cancel, and
+    When :math:`|\\operatorname{LSE}(z)| < |m|/2` the final addition cancels, and
     the float64 rounding of :math:`\\operatorname{log1p}(\\text{tail})` (and of the shifts
     :math:`z_j - m`) is magnified by up to :math:`|m|/|\\operatorname{LSE}|`. x86's 80-bit
     extended precision carries 11 more bits, enough for a condition number of about 2000.
@@ -511,10 +511,13 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
     :math:`|m|` is not small; the relative condition number
     :math:`\kappa = \sum_i \operatorname{softmax}(z)_i |z_i| / |\operatorname{LSE}(z)|` is then
     large and float64 arithmetic loses :math:`\log_2\kappa` bits. Rows whose result is below
-    :math:`\max(1, |m|/2)` in magnitude are therefore recomputed in 80-bit extended precision
+    :math:`|m|/2` in magnitude are therefore recomputed in 80-bit extended precision
     (``np.longdouble`` on x86), which keeps them within the bound up to
     :math:`\kappa \approx 10^3`; beyond that the error grows like :math:`\kappa \cdot 2^{-11}`
-    ULP. Measured ≤ 3 ULP in float64 elsewhere (``tests/test_accuracy.py``).
+    ULP. Rows with a small result (below 1) that do not cancel are recomputed with the
+    compensated tail of :func:`log_softmax`: there the rounding of the shifts
+    :math:`z_j - m` is no longer negligible against the result. Measured ≤ 3 ULP in float64
+    elsewhere (``tests/test_accuracy.py``).
     """
     arr, rows, ax = _rows(x, axis, "logsumexp")
     n, k = rows.shape
@@ -525,9 +528,14 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
             out += m
             # m = -inf (all -inf row), +inf or NaN: the answer is m itself.
             np.copyto(out, m, where=~np.isfinite(m))
-            redo = (np.abs(out) < np.maximum(1.0, 0.5 * np.abs(m))) & np.isfinite(m)
-        if redo.any():
-            out[redo] = _logsumexp_extended(rows[redo], idx[redo])
+            finite = np.isfinite(m)
+            cancelled = (np.abs(out) < 0.5 * np.abs(m)) & finite
+            small = (np.abs(out) < 1.0) & finite & ~cancelled
+        if small.any():  # a small result feels the rounding of the shifts: compensate
+            _, m_small, log_tail, _ = _log_partition(rows[small], compensate=True)
+            out[small] = m_small + log_tail
+        if cancelled.any():
+            out[cancelled] = _logsumexp_extended(rows[cancelled], idx[cancelled])
     shape = arr.shape[:ax] + arr.shape[ax + 1 :]
     out = out.reshape(shape).astype(arr.dtype, copy=False)
     if keepdims:
