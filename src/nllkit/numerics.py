@@ -327,8 +327,8 @@ def _rows_per_block(k: int) -> int:
 def _row_max(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(idx, m)``: the (first) argmax of every row and the maximum itself.
 
-    ``argmax`` treats NaN as the largest value, so a row containing NaN gets :math:`m = `NaN and
-    stays NaN throughout.
+    ``argmax`` treats NaN as the largest value, so a row containing NaN gets NaN as its maximum
+    and stays NaN throughout.
     """
     idx = rows.argmax(axis=1)
     return idx, rows[np.arange(rows.shape[0]), idx]
@@ -426,9 +426,10 @@ def _log_partition(
     """
     n, k = rows.shape
     idx, m = _row_max(rows)
-    step, tmp, work = _row_blocks(n, k, compensate or weights is not None)
-    separate_shift = compensate or weights is not None
-    shift = np.empty_like(tmp) if separate_shift else None
+    # the shifts need their own block when something reads them after the exponential
+    keep_shifts = compensate or weights is not None
+    step, tmp, work = _row_blocks(n, k, keep_shifts)
+    shift = np.empty_like(tmp) if keep_shifts else None
     log_tail = np.empty(n)
     gaps = None if weights is None else np.empty(n)
     with np.errstate(all="ignore"):
