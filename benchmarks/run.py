@@ -330,7 +330,14 @@ def _git_revision() -> str:
     return f"{rev}{' + uncommitted changes in src/' if dirty else ''}" if rev else "unknown"
 
 
-def header(repeats: int) -> list[str]:
+def _load() -> str:
+    try:
+        return " / ".join(f"{v:.1f}" for v in os.getloadavg()) + " (1 / 5 / 15 min)"
+    except OSError:
+        return "unknown"
+
+
+def header(repeats: int, load: str) -> list[str]:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return [
@@ -342,7 +349,8 @@ def header(repeats: int) -> list[str]:
         f"- versions: python {platform.python_version()}, numpy {np.__version__}, "
         f"scipy {scipy.__version__}, torch {torch.__version__}, mpmath {mpmath.__version__}, "
         f"nllkit {nllkit.__version__} (git {_git_revision()})",
-        f"- speed: CPU time (time.process_time), median of {repeats} interleaved runs per library",
+        f"- speed: CPU time (time.process_time), median of {repeats} interleaved runs per library; "
+        f"load average {load} when the run started",
     ]
 
 
@@ -350,12 +358,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=31, help="timed runs per function")
     args = parser.parse_args(argv)
+    load = _load()
     print("accuracy: computing mpmath references …", file=sys.stderr)
     accuracy = measure_accuracy()
     print("speed …", file=sys.stderr)
     speed = measure_speed(args.repeats)
     out = [
-        *header(args.repeats),
+        *header(args.repeats, load),
         "",
         "## Accuracy: max / median ULP error against the correctly rounded mpmath reference",
         "",
