@@ -92,9 +92,9 @@ def _finish(out: np.ndarray, meta: tuple[np.dtype, tuple[int, ...]]) -> Any:
 
 
 def _sigmoid_kernel(x: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
-    np.exp(x, out=tmp)  # E = e^x
-    np.add(tmp, 1.0, out=out)
-    np.divide(tmp, out, out=out)  # E / (1 + E)
+    np.exp(x, out=out)  # E = e^x
+    np.add(out, 1.0, out=tmp)
+    np.divide(out, tmp, out=out)  # E / (1 + E)
 
 
 def sigmoid(x: Any) -> Any:
@@ -136,7 +136,8 @@ def sigmoid(x: Any) -> Any:
 
 def _log1p_exp_neg_abs(x: np.ndarray, tmp: np.ndarray) -> None:
     """tmp = log1p(exp(-|x|)), the bounded correction term of softplus, in (0, log 2]."""
-    np.copysign(x, -1.0, out=tmp)  # -|x| in one pass
+    np.negative(x, out=tmp)
+    np.minimum(x, tmp, out=tmp)  # -|x| (two cheap passes: np.copysign is not vectorised)
     np.exp(tmp, out=tmp)
     np.log1p(tmp, out=tmp)
 
