@@ -11,7 +11,7 @@ import math
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import nllkit
@@ -233,6 +233,45 @@ def _mpf(expr):
 )
 def test_round_mpf_ties_subnormals_and_overflow(value, fmt, expected):
     assert _round_mpf(_mpf(value), fmt) == expected
+
+
+@given(
+    st.integers(min_value=1, max_value=2**200),
+    st.integers(min_value=-1300, max_value=1100),
+    st.booleans(),
+)
+@example(2**53 + 1, 0, False)  # ties to even
+@example(2**53 + 3, 0, True)
+@example(1, -1075, False)  # half the smallest subnormal
+@example(3, -1075, True)
+@example(2**54 - 1, 970, False)  # the overflow midpoint
+def test_round_mpf_to_float64_agrees_with_python_integer_division(n, k, negative):
+    # Python's int / int is correctly rounded (ties to even, subnormals, OverflowError)
+    value = mpmath.ldexp(-n if negative else n, k)
+    try:
+        expected = (-n if negative else n) * 2**k if k >= 0 else (-n if negative else n) / 2**-k
+        expected = float(expected)
+    except OverflowError:
+        expected = -math.inf if negative else math.inf
+    assert _round_mpf(value, F64) == expected
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+@example(1 + 2.0**-24)  # float32 ties
+@example(1 + 3 * 2.0**-24)
+@example(2.0**-150)  # half the smallest float32 subnormal
+@example(3 * 2.0**-150)
+@example(2.0**128 - 2.0**103)  # float32 overflow midpoint
+@example(2.0**-25)  # half the smallest float16 subnormal
+@example(65520.0)  # float16 overflow midpoint
+@example(65519.99)
+def test_round_mpf_to_float32_and_float16_agrees_with_numpy_casts_of_float64(x):
+    # numpy's float64 -> float32 / float16 casts round once, so they are an independent oracle
+    # for every value a float64 can hold (ties, subnormals and overflow included)
+    with np.errstate(over="ignore"):
+        f32, f16 = np.float32(x), np.float16(x)
+    assert _round_mpf(mpmath.mpf(x), F32) == f32
+    assert _round_mpf(mpmath.mpf(x), _FORMATS[np.dtype(np.float16)]) == f16
 
 
 def test_the_double_rounding_case_really_is_one():
