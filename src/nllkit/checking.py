@@ -635,10 +635,11 @@ def _k_kl_row(p: list[Any], q: list[Any]) -> list[tuple[Any, Any]]:
 # ---------------------------------------------------------------------------------------------
 
 _REF_NOTES = """
-    Inputs are read as exact binary floats; integers become float64. The value is evaluated
-    with mpmath at 2p + 32 bits (p = 24 or 53), doubled until the error bound proves the
-    rounding, and rounded once, to nearest with ties to even, to the input's dtype — subnormal
-    results, overflow to ±inf and exact special values included (see the module docstring).
+    Rounding: inputs are read as exact binary floats (integers become float64); the value is
+    evaluated with mpmath at 2p + 32 bits (p = 53, 24 or 11 significand bits), with the precision
+    doubled until the error bound proves the rounding, and rounded once — to nearest, ties to
+    even — to the input's dtype, subnormal results, overflow to ±inf and exact special values
+    included (see the module docstring).
 """
 
 
@@ -758,10 +759,10 @@ def mp_binary_cross_entropy_with_logits(logits: Any, targets: Any) -> np.ndarray
     :math:`-y \log\sigma(z) - (1 - y)\log(1 - \sigma(z))`, with reduction "none".
 
     Method: :math:`(1 - y) z + \operatorname{log1p}(e^{-z})` for :math:`z \ge 0` and
-    :math:`-y z + \operatorname{log1p}(e^{z})` for :math:`z < 0`: for :math:`y \in [0, 1]` both
-    terms are non-negative. At :math:`z = \pm\infty` the limit: 0 when the target agrees
-    (:math:`y = 1` at :math:`+\infty`, :math:`y = 0` at :math:`-\infty`), else inf. Targets
-    outside [0, 1] are evaluated by the same formula (no error is raised here).
+    :math:`-y z + \operatorname{log1p}(e^{z})` for :math:`z < 0`, the linear part exact. At
+    :math:`z = \pm\infty` the limit: 0 when the target agrees (:math:`y = 1` at
+    :math:`+\infty`, :math:`y = 0` at :math:`-\infty`), else inf. Targets outside [0, 1] are
+    evaluated by the same formula (no error is raised here).
     {notes}
     Used in :ref:`chapter-numerical-stability`.
 
@@ -789,10 +790,10 @@ def mp_logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     r"""Correctly rounded :math:`\log \sum_i e^{x_i}` along ``axis``.
 
     Method: :math:`m + \operatorname{log1p}(\sum_{j \ne k} e^{x_j - m})` with
-    :math:`m = x_k = \max_i x_i`, the differences exact. Where :math:`m < 0` the two parts can
-    cancel; the error bound accounts for that and the precision rises until the rounding is
-    decided. Special values: a NaN gives NaN, a +inf gives inf, all -inf (or an empty axis)
-    gives -inf.
+    :math:`m = x_k = \max_i x_i`, the differences exact, and :math:`m` added to the logarithm
+    without rounding, so the cancellation where :math:`m < 0` costs nothing (the result near 0
+    keeps its relative accuracy). Special values: a NaN gives NaN, a +inf gives inf, all -inf
+    (or an empty axis) gives -inf.
     {notes}
     Used in :ref:`chapter-numerical-stability`.
 
@@ -898,11 +899,13 @@ def mp_cross_entropy(logits: Any, target: Any) -> np.ndarray:
 
     With class indices :math:`k`: :math:`-\log\operatorname{softmax}(z)_k`. With probabilities
     :math:`t` (same shape as the logits): :math:`-\sum_i t_i \log\operatorname{softmax}(z)_i`,
-    where a zero weight contributes 0 even against a -inf logit (the limit
-    :math:`t \log t \to 0`). The class axis is the last.
+    where a zero weight contributes 0 even against a -inf logit (the limit of
+    :math:`t \log q` as :math:`t \to 0`). The class axis is the last.
 
-    Method: the log-softmax terms of :func:`mp_log_softmax` (no cancellation), weighted and
-    summed at high precision.
+    Method: :math:`(m - z_k) + \operatorname{log1p}(s)`, respectively
+    :math:`-\sum_i t_i (z_i - m) + \operatorname{log1p}(s) \sum_i t_i`, with
+    :math:`m = \max_j z_j` and :math:`s = \sum_{j \ne \arg\max} e^{z_j - m}`: the first part
+    exact, only the logarithm rounded.
     {notes}
     Used in :ref:`chapter-numerical-stability`.
 
@@ -1046,5 +1049,5 @@ for _ref in (
     mp_kl_divergence,
 ):
     if _ref.__doc__:  # None under python -OO
-        _ref.__doc__ = _ref.__doc__.replace("    {notes}\n", _REF_NOTES.lstrip("\n"))
+        _ref.__doc__ = _ref.__doc__.replace("    {notes}\n", _REF_NOTES + "\n")
 del _ref
