@@ -24,16 +24,7 @@ from typing import NoReturn
 
 import pytest
 
-from .support import (
-    AXE,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    IN_CI,
-    ROOT,
-    SCREENSHOTS,
-    AnchorIndex,
-    new_tab,
-)
+from .support import AXE, CHROMIUM, CHROMIUM_ARGS, IN_CI, ROOT, SCREENSHOTS, Site, new_tab
 
 _missing: list[str] = []
 
@@ -142,16 +133,24 @@ def browser():
             chromium.close()
 
 
-@pytest.fixture(scope="session")
-def axe_source() -> str:
-    """axe-core's script, in the version that package-lock.json pins."""
+def _axe_problem() -> tuple[str, str] | None:
+    """Why axe-core cannot be used, and the command that fixes it; ``None`` if it can."""
     if not AXE.is_file():
-        missing(f"axe-core not found at {AXE.relative_to(ROOT)}", "npm ci")
+        return f"axe-core not found at {AXE.relative_to(ROOT)}", "npm ci"
     lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
     pinned = lock["packages"]["node_modules/axe-core"]["version"]
     installed = json.loads((AXE.parent / "package.json").read_text(encoding="utf-8"))["version"]
     if installed != pinned:
-        missing(f"axe-core {installed} is installed but package-lock.json pins {pinned}", "npm ci")
+        return f"axe-core {installed} is installed but package-lock.json pins {pinned}", "npm ci"
+    return None
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, in the version that package-lock.json pins (skip or fail without)."""
+    problem = _axe_problem()
+    if problem is not None:
+        missing(*problem)
     return AXE.read_text(encoding="utf-8")
 
 
@@ -166,19 +165,10 @@ def tab(browser, site_url):
 
 
 @pytest.fixture(scope="session")
-def anchor_index(browser, site_url):
-    """The rendered anchors of every page some link points to, loaded once per page."""
-    index = AnchorIndex(browser, site_url)
-    try:
-        yield index
-    finally:
-        index.close()
-
-
-@pytest.fixture(scope="session")
-def screenshots() -> Path:
-    """``_build/screenshots``, emptied once per session so that it shows only this run."""
+def site(browser, site_url) -> Site:
+    """Each page visited once per session (fresh context), with screenshots and axe-core."""
     if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)
+        shutil.rmtree(SCREENSHOTS)  # only this run's pages
     SCREENSHOTS.mkdir(parents=True)
-    return SCREENSHOTS
+    axe = AXE.read_text(encoding="utf-8") if _axe_problem() is None else None
+    return Site(browser, site_url, SCREENSHOTS, axe)

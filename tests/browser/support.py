@@ -8,7 +8,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -97,6 +97,14 @@ class Tab:
         response = self.page.goto(self.base + path, wait_until=wait_until)
         status = response.status if response is not None else "no response"
         assert response is not None and response.ok, f"{path}: HTTP {status}"
+        for _attempt in range(3):
+            try:
+                self.page.evaluate(SETTLE_JS)
+                return
+            except Exception as error:  # playwright's Error, when a redirect replaces the page
+                if "context was destroyed" not in str(error):
+                    raise
+                self.page.wait_for_load_state("load")
         self.page.evaluate(SETTLE_JS)
 
     def problems(self) -> list[str]:
@@ -146,47 +154,141 @@ def new_tab(browser, base: str) -> tuple[Any, Tab]:
     return context, tab
 
 
-class AnchorIndex:
-    """The anchors of each same-site page as rendered, loaded once per page per session."""
+# Everything the per-page checks look at, gathered in one pass over the settled page.
+OBSERVE_JS = """() => {
+    const article = document.querySelector("article.bd-article")
+        || document.querySelector("main") || document.body;
+    const maths = Array.from(article.querySelectorAll(".math"));
+    // The text a reader sees, leaving out code (where TeX may be meant literally).
+    const hide = document.createElement("style");
+    hide.textContent = "pre, code, kbd, samp, .highlight, mjx-assistive-mml "
+        + "{ display: none !important; }";
+    document.head.append(hide);
+    const text = article.innerText;
+    hide.remove();
+    return {
+        text,
+        maths: maths.length,
+        typeset: article.querySelectorAll("mjx-container").length,
+        untypeset: maths.filter(el => !el.querySelector("mjx-container"))
+            .map(el => el.textContent.trim().slice(0, 80)),
+        // A dollar left beside typeset maths: "$$…$$" written inline, half parsed.
+        strays: maths.map(el => [
+                el.previousSibling?.textContent ?? "", el.nextSibling?.textContent ?? ""])
+            .filter(([before, after]) => before.endsWith("$") || after.startsWith("$"))
+            .map(([before, after]) => `${before.slice(-30)}<maths>${after.slice(0, 30)}`),
+        tex_errors: Array.from(document.querySelectorAll("mjx-merror"),
+            el => el.getAttribute("data-mjx-error") || el.textContent),
+        images: Array.from(document.images, img => ({
+            src: img.getAttribute("src"),
+            alt: (img.getAttribute("alt") || "").trim(),
+            width: img.naturalWidth,
+        })),
+        links: Array.from(document.querySelectorAll("a[href]"),
+            a => [a.getAttribute("href"), a.href]),
+        anchors: [
+            ...Array.from(document.querySelectorAll("[id]"), el => el.id),
+            ...Array.from(document.querySelectorAll("a[name]"), el => el.name),
+        ],
+    };
+}"""
 
-    def __init__(self, browser, base: str) -> None:
-        self._browser = browser
-        self._base = base
-        self._context = None
-        self._tab: Tab | None = None
-        self._cache: dict[str, frozenset[str] | None] = {}
+# axe-core's violations as plain data.
+AXE_RUN_JS = """async (options) => (await axe.run(document, options))
+    .violations.map(v => ({
+        id: v.id, impact: v.impact, help: v.help, url: v.helpUrl,
+        nodes: v.nodes.map(n => n.target.join(" ")),
+    }))"""
+# The full rule set in the light theme; the dark theme changes colours only.
+AXE_OPTIONS = {
+    "light": {"resultTypes": ["violations"]},
+    "dark": {
+        "resultTypes": ["violations"],
+        "runOnly": {"type": "rule", "values": ["color-contrast"]},
+    },
+}
+# The theme fades colours when it switches: measure contrast only once that is over.
+TRANSITIONS_DONE_JS = """async () => {
+    await new Promise(requestAnimationFrame);
+    await Promise.all(document.getAnimations().map(a => a.finished.catch(() => null)));
+}"""
+
+
+@dataclass
+class PageReport:
+    """What a reader's browser showed of one page, observed once per session."""
+
+    page: str
+    served: bool
+    problems: list[str] = field(default_factory=list)
+    screenshot: Path | None = None
+    observed: dict = field(default_factory=dict)
+    axe: dict[str, list[dict]] | None = None
+
+
+class Site:
+    """Visits each page once per session, in its own fresh context, and keeps the report.
+
+    A visit loads the page (until the network is idle), waits for MathJax and the images,
+    saves a full-page screenshot, gathers the maths, images, links and anchors, runs axe-core
+    in the light and the dark theme, and records every console error and failed or outside
+    request on the way. The per-page tests then check one aspect of the report each.
+    """
+
+    def __init__(self, browser, base: str, screenshots: Path, axe_source: str | None) -> None:
+        self.browser = browser
+        self.base = base
+        self.screenshots = screenshots
+        self.axe_source = axe_source
+        self._reports: dict[str, PageReport] = {}
+        self._downloads: dict[str, bool] = {}
+
+    def report(self, page: str) -> PageReport:
+        if page not in self._reports:
+            self._reports[page] = self._visit(page)
+        return self._reports[page]
+
+    def _visit(self, page: str) -> PageReport:
+        context, tab = new_tab(self.browser, self.base)
+        try:
+            try:
+                tab.open(f"{page}.html", wait_until="networkidle")
+            except AssertionError as error:
+                return PageReport(page, served=False, problems=[str(error)])
+            screenshot = self.screenshots / f"{page}.png"
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            tab.page.screenshot(path=str(screenshot), full_page=True)
+            observed = tab.page.evaluate(OBSERVE_JS)
+            axe = None
+            if self.axe_source is not None:
+                tab.page.add_script_tag(content=self.axe_source)
+                axe = {}
+                for scheme, options in AXE_OPTIONS.items():
+                    # The theme follows the system preference until the reader picks a mode.
+                    tab.page.emulate_media(color_scheme=scheme)
+                    tab.page.wait_for_function(
+                        f"() => document.documentElement.dataset.theme === {scheme!r}"
+                    )
+                    tab.page.evaluate(TRANSITIONS_DONE_JS)
+                    axe[scheme] = tab.page.evaluate(AXE_RUN_JS, options)
+            return PageReport(page, True, tab.problems(), screenshot, observed, axe)
+        finally:
+            context.close()
 
     def anchors(self, url: str) -> frozenset[str] | None:
-        """Ids and ``<a name>`` of ``url`` (fragment, query ignored); ``None`` if not served."""
-        target = urldefrag(url).url.split("?", 1)[0]
-        if target not in self._cache:
-            self._cache[target] = self._load(target)
-        return self._cache[target]
-
-    def _load(self, target: str) -> frozenset[str] | None:
-        if not urlsplit(target).path.endswith((".html", "/")):
-            # A download (.ipynb, .png, …): it only has to be served.
+        """Ids and ``<a name>`` of a same-site ``url`` as rendered; ``None`` if not served."""
+        path = urlsplit(url).path.removeprefix(urlsplit(self.base).path)
+        if path == "" or path.endswith("/"):
+            path += "index.html"
+        if path.endswith(".html"):
+            report = self.report(path.removesuffix(".html"))
+            return frozenset(report.observed.get("anchors", ())) if report.served else None
+        # A download (.ipynb, .png, …): it only has to be served.
+        if path not in self._downloads:
             try:
-                request = urllib.request.Request(target, method="HEAD")
+                request = urllib.request.Request(self.base + path, method="HEAD")
                 with urllib.request.urlopen(request, timeout=10) as response:
-                    return frozenset() if response.status == 200 else None
+                    self._downloads[path] = response.status == 200
             except urllib.error.URLError:
-                return None
-        if self._tab is None:
-            self._context, self._tab = new_tab(self._browser, self._base)
-        try:
-            self._tab.open(target.removeprefix(self._base))
-        except AssertionError:
-            return None
-        return frozenset(
-            self._tab.page.evaluate(
-                """() => [
-                    ...Array.from(document.querySelectorAll("[id]"), el => el.id),
-                    ...Array.from(document.querySelectorAll("a[name]"), el => el.name),
-                ]"""
-            )
-        )
-
-    def close(self) -> None:
-        if self._context is not None:
-            self._context.close()
+                self._downloads[path] = False
+        return frozenset() if self._downloads[path] else None
