@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 SEED = 20261121
-ROW_LENGTH = 8  # accuracy rows; the speed rows have 1000 entries
+ROW_LENGTH = 8  # short accuracy rows
+LONG_ROW_LENGTH = 1000  # long accuracy rows, as long as the speed rows
 
 
 def _rng(salt: int) -> np.random.Generator:
@@ -112,6 +113,30 @@ def row_grid(dtype: type, *, all_neg_inf: bool = False) -> np.ndarray:
     blocks.append(rng.uniform(-1, 1, (20, n)) * 10.0 ** rng.uniform(top - 30, top, (20, 1)))
     if all_neg_inf:
         blocks.append(np.full((1, n), -np.inf))
+    return np.concatenate(blocks).astype(dtype)
+
+
+def long_row_grid(dtype: type) -> np.ndarray:
+    """19 rows of ``LONG_ROW_LENGTH`` logits: where sums of many terms can lose accuracy.
+
+    Normal rows of scale 1, 10 and 100 and rows uniform on [-800, 800] (two each); rows whose
+    first logit leads the 999 others by 37, 40, 100, 700, 745 and 800 (about 745 the terms
+    e^(x_j - m) are subnormal, and a thousand of them are summed); two rows with half their
+    entries -inf; constant rows of -1e300, 3 and 1e300 (±1e38 in float32).
+    """
+    rng = _rng(9)
+    n = LONG_ROW_LENGTH
+    big = 1e300 if np.dtype(dtype) == np.float64 else 1e38
+    blocks = [rng.normal(0, scale, (2, n)) for scale in (1, 10, 100)]
+    blocks.append(rng.uniform(-800, 800, (2, n)))
+    leads = np.array([37.0, 40.0, 100.0, 700.0, 745.0, 800.0])
+    lead_rows = -leads[:, None] - rng.exponential(1, (leads.size, n))
+    lead_rows[:, 0] = 0.0
+    blocks.append(lead_rows)
+    half_inf = rng.normal(0, 5, (2, n))
+    half_inf[:, rng.permutation(n)[: n // 2]] = -np.inf
+    blocks.append(half_inf)
+    blocks.append(np.repeat(np.array([[-big], [3.0], [big]]), n, axis=1))
     return np.concatenate(blocks).astype(dtype)
 
 
