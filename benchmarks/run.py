@@ -199,8 +199,10 @@ def worst_points(results: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
                 continue
             where = ours[3]
             names = ("rows",) if cand.name == "logsumexp" else cand.inputs
+            grid = ("the main grid", "the grid of rows of 1000")[where["set"]]
+            position = tuple(int(i) for i in where["index"])
             lines.append(
-                f"- {cand.name} {dname}, {_fmt_ulp(ours[0])} ULP at "
+                f"- {cand.name} {dname}, {_fmt_ulp(ours[0])} ULP at result {position} of {grid}, "
                 f"{_describe_input(entry['_inputs'][where['set']], where['index'], names)}: "
                 f"nllkit {float(where['result'])!r}, reference {float(where['reference'])!r}"
             )
