@@ -29,9 +29,9 @@ from .support import AXE, CHROMIUM, CHROMIUM_ARGS, IN_CI, ROOT, SCREENSHOTS, Sit
 _missing: list[str] = []
 
 
-def missing(what: str, install: str) -> NoReturn:
+def missing(what: str, install: str, tests: str = "the browser tests") -> NoReturn:
     """Skip loudly (locally) or fail (under CI) because a piece the browser tests need is absent."""
-    message = f"{what}: the browser tests did NOT run. Install it with: {install}"
+    message = f"{what}: {tests} did NOT run. Install it with: {install}"
     _missing.append(message)
     if IN_CI:
         pytest.fail(f"CI=true and {message}", pytrace=False)
@@ -150,7 +150,7 @@ def axe_source() -> str:
     """axe-core's script, in the version that package-lock.json pins (skip or fail without)."""
     problem = _axe_problem()
     if problem is not None:
-        missing(*problem)
+        missing(*problem, tests="the accessibility (axe-core) tests")
     return AXE.read_text(encoding="utf-8")
 
 
