@@ -184,6 +184,7 @@ OBSERVE_JS = """() => {
             alt: (img.getAttribute("alt") || "").trim(),
             width: img.naturalWidth,
         })),
+        download: document.querySelector("a.btn-download-source-button")?.href ?? null,
         links: Array.from(document.querySelectorAll("a[href]"),
             a => [a.getAttribute("href"), a.href]),
         anchors: [
