@@ -19,6 +19,27 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_SECONDS = 120  # the same per-cell limit as the book build (_config.yml)
 
 
+def merge_streams(outputs: list) -> list:
+    """Join consecutive stdout (or stderr) chunks into one output.
+
+    How the kernel splits a cell's printing into messages depends on timing; merged, the stored
+    notebook is the same on every run (nbval and the book merge them the same way).
+    """
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        ):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
+
+
 def execute(path: Path) -> float:
     notebook = nbformat.read(path, as_version=4)
     notebook.metadata["kernelspec"] = {
@@ -34,9 +55,11 @@ def execute(path: Path) -> float:
         resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     elapsed = time.perf_counter() - start
-    # Execution timestamps change on every run and are not part of the book.
     for cell in notebook.cells:
+        # Execution timestamps change on every run and are not part of the book.
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
     notebook.metadata.get("language_info", {}).pop("version", None)
     nbformat.write(notebook, path)
     return elapsed
