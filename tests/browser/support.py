@@ -246,7 +246,10 @@ class Site:
 
     def report(self, page: str) -> PageReport:
         if page not in self._reports:
-            self._reports[page] = self._visit(page)
+            try:
+                self._reports[page] = self._visit(page)
+            except Exception as error:  # reported by every check of the page, visited once
+                self._reports[page] = PageReport(page, False, [f"visit failed: {error}"])
         return self._reports[page]
 
     def _visit(self, page: str) -> PageReport:
