@@ -42,3 +42,11 @@ def test_notebooks_are_outdated_only_after_a_change(monkeypatch):
     monkeypatch.setattr(ext, "library_fingerprint", lambda root=None: "second")
     assert ext._outdated_when_library_changes(None, env, set(), set(), set()) == ["book/01-x"]
     assert ext._outdated_when_library_changes(None, env, set(), set(), set()) == []
+
+
+def test_bibliography_entries_become_list_items():
+    ext = _load_extension()
+    body = '<div role="list" class="citation-list"><div role="doc-biblioentry" id="x">A</div></div>'
+    fixed = ext.citations_as_list_items(body)
+    assert 'role="doc-biblioentry"' not in fixed
+    assert fixed.count('role="listitem"') == 1

@@ -68,7 +68,22 @@ def _copy_mathjax(app: Sphinx, exception) -> None:
     stamp.write_text(str(source))
 
 
+def citations_as_list_items(body: str) -> str:
+    """Give bibliography entries the ARIA role their list requires.
+
+    docutils 0.21 writes ``role="doc-biblioentry"`` (deprecated in DPUB-ARIA 1.1) inside a
+    ``role="list"``, so the list owns no list items (axe: aria-required-children, critical).
+    """
+    return body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
+def _fix_citation_roles(app, pagename, templatename, context, doctree) -> None:
+    if "body" in context:
+        context["body"] = citations_as_list_items(context["body"])
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("env-get-outdated", _outdated_when_library_changes)
+    app.connect("html-page-context", _fix_citation_roles)
     app.connect("build-finished", _copy_mathjax)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
