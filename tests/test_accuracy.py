@@ -2,8 +2,8 @@
 
 The bounds are issue 3's contract (max ULP, float64 and float32). The grids cover the tails:
 |x| up to 800, ±inf, subnormal results, rows whose top logit leads by up to 800, rows with -inf
-entries, constant rows up to 1e300, ties, and (for logsumexp) rows whose result cancels to
-nearly 0.
+entries, constant rows up to 1e300, ties, tails that are sums of subnormal terms, and (for
+logsumexp) rows whose result cancels to nearly 0.
 """
 
 from __future__ import annotations
@@ -123,6 +123,43 @@ def small_result_rows(dtype, k=6, n=200):
     z -= z.max(axis=1, keepdims=True)
     z += rng.uniform(-1, 1, (n, 1)) * rng.choice([1e-3, 1e-2, 0.1, 1], (n, 1))
     return _cast(z, dtype)
+
+
+def subnormal_tail_rows(dtype, k, n=6):
+    r"""Rows whose top logit leads all k - 1 others by 744 to 750 (or by 100 to 105).
+
+    Each term :math:`e^{z_j - m}` of the tail is then subnormal in float64 (in float32 for the
+    second kind), where ``exp`` keeps almost no relative accuracy, and the top class's
+    log-probability :math:`-\operatorname{log1p}(\text{tail})` is a sum of k - 1 of them: a
+    subnormal result itself (float64) or a tiny normal one. Half the rows are the benchmark's
+    row of 1000, a leader at 0 and the others uniform on [-747, -745]; the others have the leader
+    in a random column at an offset in [-5, 5], so that the shifts :math:`z_j - m` round.
+    """
+    rng = _rng(10 + k)
+    rows = np.concatenate(
+        [
+            rng.uniform(-747, -745, (n // 2, k)),
+            rng.uniform(-750, -744, (n // 2, k)),
+            rng.uniform(-105, -100, (2, k)),  # float32's subnormal range
+        ]
+    )
+    rows[: n // 2, 0] = 0.0
+    cols = rng.integers(0, k, rows.shape[0] - n // 2)
+    rows[n // 2 :][np.arange(cols.size), cols] = 0.0
+    rows[n // 2 :] += rng.uniform(-5, 5, (cols.size, 1))
+    return _cast(rows, dtype)
+
+
+def rounding_down_tail_rows(n=40, k=8):
+    r"""float64 rows of k: a leader at 0, then k - 1 logits whose :math:`e^{z_j}` are
+    :math:`(i + f)\,2^{-1074}` with :math:`i \in \{0, 1, 2\}` and :math:`f \in [0.45, 0.5)`,
+    so that ``exp`` rounds each down by almost half a subnormal ULP and a plain sum of them is
+    off by up to 3 ULP."""
+    rng = _rng(12)
+    frac = rng.uniform(0.45, 0.5, (n, k - 1))
+    whole = rng.integers(0, 3, (n, k - 1))
+    tail = np.log(whole + frac) + np.log(np.finfo(np.float64).smallest_subnormal)
+    return np.concatenate([np.zeros((n, 1)), tail], axis=1)
 
 
 def check(name, dtype, ours, ref, inputs):
@@ -252,3 +289,45 @@ def test_entropy(dtype):
 def test_kl_divergence(dtype):
     p, q = distributions(dtype)
     check("kl_divergence", dtype, nk.kl_divergence(p, q), nk.mp_kl_divergence(p, q), p)
+
+
+SUBNORMAL_TAIL_FUNCTIONS = [
+    "logsumexp",
+    "log_softmax",
+    "cross_entropy_index",
+    "cross_entropy_probs",
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float64", "float32"])
+@pytest.mark.parametrize("k", [8, 1000])
+@pytest.mark.parametrize("func", SUBNORMAL_TAIL_FUNCTIONS)
+def test_subnormal_tails(func, k, dtype):
+    """The tail of subnormal terms is summed scaled (before: 158 ULP on the benchmark's row)."""
+    rows = subnormal_tail_rows(dtype, k)
+    top = rows.argmax(axis=1)
+    if func in ("logsumexp", "log_softmax"):
+        ours, ref = getattr(nk, func)(rows), getattr(nk, f"mp_{func}")(rows)
+        name = func
+    elif func == "cross_entropy_index":
+        ours, ref = nk.cross_entropy(rows, top, reduction="none"), nk.mp_cross_entropy(rows, top)
+        name = "cross_entropy"
+    else:
+        rng = _rng(13)
+        p = np.eye(k)[top]  # one-hot on the leader: the loss is the tail itself ...
+        p[1::2] = rng.dirichlet(np.ones(k), rows.shape[0])[1::2]  # ... or a soft target
+        p = p.astype(dtype)
+        ours, ref = nk.cross_entropy(rows, p, reduction="none"), nk.mp_cross_entropy(rows, p)
+        name = "cross_entropy"
+    check(name, dtype, ours, ref, rows)
+
+
+def test_subnormal_tail_is_rounded_once():
+    """A subnormal tail is one rounding of the exact sum: ≤ 1 ULP, where a plain sum of the
+    rounded subnormal terms is off by up to 3 (within the bounds, but not what we promise)."""
+    rows = rounding_down_tail_rows()
+    ref = nk.mp_logsumexp(rows)
+    assert np.all(ref < np.finfo(np.float64).smallest_normal)
+    assert nk.ulp_distance(nk.logsumexp(rows), ref).max() <= 1
+    top = nk.log_softmax(rows)[:, 0]
+    assert nk.ulp_distance(top, nk.mp_log_softmax(rows)[:, 0]).max() <= 1

@@ -247,7 +247,9 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Any:
               \ell(z, p) = L\sum_j p_j + \sum_j p_j (m - z_j).
 
     Every term is non-negative, so nothing cancels, and when the target class leads by more
-    than 37 the loss is the tiny :math:`L` itself rather than the exact 0 of torch. The
+    than 37 the loss is the tiny :math:`L` itself rather than the exact 0 of torch — down to
+    the subnormal losses of a lead beyond 708, whose tail of subnormal terms is summed scaled
+    by :math:`e^{700}` and rounded once (as in :func:`~nllkit.logsumexp`). The
     convention :math:`0\cdot\infty = 0` lets a class with probability 0 have a ``-inf`` logit.
     """
     func = "cross_entropy"

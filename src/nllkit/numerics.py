@@ -19,7 +19,9 @@ Conventions shared by every function here:
 Accuracy (float64; float32 in brackets), measured against correctly rounded mpmath references
 (:mod:`nllkit.checking`) by ``tests/test_accuracy.py``: softplus and log_sigmoid ≤ 1 ULP (≤ 2),
 sigmoid ≤ 2 (≤ 3) including subnormal results, logit ≤ 4 (≤ 4), logsumexp ≤ 3 (≤ 8) and
-log_softmax ≤ 4 (≤ 8), including rows whose top logit leads by hundreds.
+log_softmax ≤ 4 (≤ 8), including rows whose top logit leads by hundreds — up to the leads
+beyond 708 where the tail of the softmax is a sum of subnormal numbers, which is then summed
+scaled by :math:`e^{700}` and rounded once.
 """
 
 from __future__ import annotations
@@ -48,6 +50,16 @@ _ROW_BLOCK = 1 << 16
 
 #: exp(x) overflows float64 above this value.
 _EXP_OVERFLOW = 709.782712893384
+
+#: A row tail :math:`\sum_{j \ne j^*} e^{z_j - m}` below this may be made of terms that underflowed
+#: into the subnormal range (where ``exp`` keeps a few bits, or none): such rows are re-summed
+#: with every term scaled by :math:`e^{700}` (:func:`_scaled_tail`). A larger tail has an ULP of
+#: at least :math:`2^{-1015}`, while each subnormal term loses at most :math:`2^{-1075}`, so
+#: even :math:`k` such terms cost only :math:`k\cdot 2^{-60}` of its ULP.
+_TINY_TAIL = 1e-290
+#: The scale of :func:`_scaled_tail` and :math:`e^{-700}` in extended precision.
+_TAIL_SCALE = 700.0
+_EXP_MINUS_TAIL_SCALE = np.exp(np.longdouble(-_TAIL_SCALE))
 
 
 class _Overflow:
@@ -386,7 +398,40 @@ def _shifted_exp_tail(
     tail = e.sum(axis=1)
     if work is not None:
         tail += _tail_correction(b, m, d, e, *work)
+    tiny = tail < _TINY_TAIL  # one pass over the rows, not the entries: free when none is
+    if b.shape[1] > 1 and tiny.any():
+        tail[tiny] = _scaled_tail(b[tiny], idx[tiny], m[tiny])
     return tail
+
+
+def _scaled_tail(b: np.ndarray, idx: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The compensated tail :math:`\\sum_{j \\ne j^*} e^{z_j - m}` of rows where it is tiny.
+
+    Below :math:`e^{-708.4}` the terms :math:`e^{d_j}` are subnormal and ``exp`` rounds them to
+    a multiple of the smallest subnormal :math:`2^{-1074}`: a relative error of up to 100 %
+    each, so a sum of a thousand of them is off by hundreds of ULP (of a subnormal result).
+    Here each term is evaluated as :math:`e^{d_j + 700}(1 + \\delta_j)`, a normal number with
+    full relative accuracy (:math:`\\delta_j` the exact rounding error of the shift, by TwoSum as
+    in :func:`_tail_correction`), in ``np.longdouble``; the sum is multiplied by
+    :math:`e^{-700}` and converted to float64 at the very end, so the result is rounded into the
+    subnormal range once: within half a subnormal ULP plus a few units of the extended
+    precision. (Where ``longdouble`` is float64, the terms and the sum carry float64 errors,
+    ≤ 2 ULP of a normal result, still half a subnormal ULP of a subnormal one.)
+
+    :math:`d_j + 700` is exact: the callers only send rows whose tail is below
+    :data:`_TINY_TAIL`, so every non-leading :math:`d_j < -667`, 700 is a multiple of
+    :math:`\\mathrm{ulp}(d_j)` and :math:`|d_j + 700| < |d_j|` (for :math:`|d_j| \\ge 2^{53}` it
+    is not, but then :math:`e^{d_j + 700} = 0` anyway). ``-inf`` logits give terms 0.
+    """
+    shift = -m[:, None]
+    d = np.add(b, shift)
+    bb = d - b
+    delta = (b - (d - bb)) + (shift - bb)  # TwoSum: d + delta = z - m exactly
+    e = np.exp((d + _TAIL_SCALE).astype(np.longdouble))
+    e[np.arange(b.shape[0]), idx] = 0.0
+    terms = e * (1.0 + delta)
+    terms[e == 0] = 0.0  # a -inf logit: e = 0 but delta = NaN
+    return (terms.sum(axis=1) * _EXP_MINUS_TAIL_SCALE).astype(np.float64)
 
 
 def _row_blocks(n: int, k: int, compensate: bool) -> tuple[int, np.ndarray, Any]:
@@ -520,6 +565,15 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
     compensated tail of :func:`log_softmax`: there the rounding of the shifts
     :math:`z_j - m` is no longer negligible against the result. Measured ≤ 3 ULP in float64
     elsewhere (``tests/test_accuracy.py``).
+
+    When every other logit trails the maximum by more than about 708, the terms
+    :math:`e^{z_j - m}` are subnormal and ``exp`` rounds each to a multiple of
+    :math:`2^{-1074}`, a relative error of up to 100 %; a row whose tail is below
+    :math:`10^{-290}` is therefore re-summed with its terms scaled by :math:`e^{700}` (normal
+    numbers, in extended precision) and scaled back once, so that a subnormal result such as
+    :math:`\operatorname{LSE}([0, -746, -746, \dots])` is rounded once rather than summed from
+    rounded pieces (which is hundreds of ULP off on a row of 1000). The check costs one
+    comparison per row; the re-summation runs only for such rows.
     """
     arr, rows, ax = _rows(x, axis, "logsumexp")
     n, k = rows.shape
@@ -636,7 +690,12 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     accurate if the shifts are: :math:`\mathrm{fl}(z_j - m)` is off by half an ULP of the lead,
     which is a relative error of hundreds of ULP in :math:`e^{z_j - m}`, so the exact rounding
     error :math:`\delta_j` of each shift is recovered with TwoSum and the tail is summed as
-    :math:`\sum_j e^{d_j}(1 + \delta_j)`. Measured ≤ 4 ULP in float64.
+    :math:`\sum_j e^{d_j}(1 + \delta_j)`. When the top logit leads every other by more than
+    about 708 the terms are subnormal, where ``exp`` keeps almost no relative accuracy; rows
+    whose tail is below :math:`10^{-290}` are re-summed with the terms scaled by
+    :math:`e^{700}` and scaled back once (see :func:`logsumexp`), so the top entry
+    :math:`-\text{tail}` is rounded once into the subnormal range. The other entries are
+    :math:`z_i - m` there, unaffected. Measured ≤ 4 ULP in float64 (≤ 1 on subnormal tails).
     """
     return _along_rows(x, axis, "log_softmax", _finish_log_softmax)
 
