@@ -112,6 +112,19 @@ def test_logit_of_subnormal_probability_is_finite():
     assert nllkit.ulp_distance(logit(p), expected) <= 4
 
 
+def test_logit_of_negative_zero_is_minus_inf():
+    # -0.0 == 0 lies in [0, 1]; min(-0.0, 1) = -0.0 once made (1 - 2q)/q = -inf and a NaN
+    assert logit(-0.0) == -INF
+    np.testing.assert_array_equal(logit(np.array([0.5, -0.0, 1.0])), [0.0, -INF, INF])
+
+
+def test_logit_out_of_range_in_a_late_block_is_reported_with_its_index():
+    p = np.full((3, 40_000), 0.25)
+    p[2, 39_999] = 1.0 + 2.0**-52
+    with pytest.raises(ValueError, match=r"logit: p\[2, 39999\] = 1.0000000000000002 is outside"):
+        logit(p)
+
+
 def test_logit_inverts_sigmoid():
     # for x >> 0, sigma(x) rounds to within 1e-16 of 1, so only x <= 10 is well-conditioned
     x = np.linspace(-30, 10, 81)
@@ -221,6 +234,27 @@ def test_elementwise_spans_several_blocks():
     assert out[-1] == 1.0
     picks = np.arange(0, x.size, 997)
     np.testing.assert_array_equal(out[picks], [sigmoid(v) for v in x[picks]])
+
+
+@pytest.mark.parametrize("func", [*ELEMENTWISE, logit])
+def test_one_block_and_many_blocks_agree(func):
+    """Arrays of up to one block skip the blocking loop; both paths give the same bits, fix-ups
+    (overflow, subnormal probabilities) included, in any shape."""
+    rng = np.random.default_rng(0)
+    if func is logit:
+        special = [0.0, -0.0, 1.0, 0.5, np.nan, 5e-324, 1e-310, 1 - 2.0**-53]
+        x = np.concatenate([rng.uniform(0, 1, 99_992), special])
+    else:
+        special = [0.0, -0.0, INF, -INF, np.nan, 709.7, 710.0, -745.0]
+        x = np.concatenate([rng.normal(0, 30, 99_992), special])
+    x = rng.permutation(x)
+    whole = func(x.reshape(4, 25_000))
+    pieces = np.concatenate(
+        [func(x[i : i + 1000].reshape(10, 100)).ravel() for i in range(0, x.size, 1000)]
+    )
+    np.testing.assert_array_equal(whole.ravel(), pieces)
+    scalars = np.array([func(v) for v in x[np.isin(x, special)]])
+    np.testing.assert_array_equal(scalars, whole.ravel()[np.isin(x, special)])
 
 
 @pytest.mark.parametrize("func", AXIS_FUNCS)
