@@ -19,13 +19,35 @@ def chapter_notebooks() -> list[Path]:
     return sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
+_BUILD_FAILURE: list[str] = []
+
+
+def _build_problems(output: str) -> str:
+    """The part of a failed build's log a reader needs: warnings and the failing cell."""
+    lines = output.splitlines()
+    problems = [
+        line
+        for line in lines
+        if ("WARNING" in line or "ERROR" in line) and "IPKernelApp" not in line
+    ]
+    for index, line in enumerate(lines):
+        if "An error occurred while executing the following cell" in line:
+            problems += lines[index : index + 40]
+            break
+    return "\n".join(problems or lines[-60:])
+
+
 @pytest.fixture(scope="session")
 def built_site() -> Path:
     """Build the book once per session, warnings as errors, and return ``_build/html``.
 
     The build is incremental: it re-executes only chapters whose notebook changed, or all of
-    them when ``src/nllkit`` or the pins changed (``book/_ext/book_build.py``).
+    them when ``src/nllkit`` or the pins changed (``book/_ext/book_build.py``). pytest does
+    not cache a fixture that failed, so a failed build is remembered here and not repeated for
+    every test that needs the site.
     """
+    if _BUILD_FAILURE:
+        pytest.fail(_BUILD_FAILURE[0], pytrace=False)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     env = dict(os.environ, PATH=f"{jupyter_book.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     result = subprocess.run(
@@ -37,6 +59,9 @@ def built_site() -> Path:
         check=False,
     )
     if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-60:])
-        pytest.fail(f"jupyter-book build failed (exit {result.returncode}):\n{tail}")
+        _BUILD_FAILURE.append(
+            f"jupyter-book build failed (exit {result.returncode}):\n"
+            + _build_problems(result.stdout + result.stderr)
+        )
+        pytest.fail(_BUILD_FAILURE[0], pytrace=False)
     return HTML
