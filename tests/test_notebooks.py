@@ -114,3 +114,25 @@ def test_every_notebook_is_in_the_table_of_contents():
     toc = (ROOT / "_toc.yml").read_text()
     missing = [p.name for p in NOTEBOOKS if f"book/{p.stem}" not in toc]
     assert not missing, f"notebooks not in _toc.yml: {missing}"
+
+
+# The floor every chapter meets (CONTRIBUTING.md): derivations are checked, shown and practised.
+MIN_CHECK_CELLS, MIN_FIGURES, MIN_EXERCISES = 8, 2, 3
+ASSERTION = re.compile(r"\bassert\b|assert_allclose|assert_array_equal|assert_close")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_chapter_has_checks_figures_and_solved_exercises(path):
+    notebook = _load(path)
+    code = _code_cells(notebook)
+    markdown = "".join(
+        _text(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"
+    )
+    checks = sum(1 for c in code if ASSERTION.search(_text(c["source"])))
+    figures = sum(1 for c in code if any("image/png" in o.get("data", {}) for o in c["outputs"]))
+    exercises = re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", markdown)
+    solved = set(re.findall(r"```\{solution-start\} (\S+)", markdown))
+    assert checks >= MIN_CHECK_CELLS, f"{checks} cells assert something"
+    assert figures >= MIN_FIGURES, f"{figures} figures"
+    assert len(exercises) >= MIN_EXERCISES, f"{len(exercises)} exercises"
+    assert set(exercises) <= solved, f"exercises without a solution: {set(exercises) - solved}"
