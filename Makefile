@@ -42,8 +42,9 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=book
+	$(BIN)/jupyter lab --ServerApp.root_dir=book $(if $(filter 0,$(shell id -u)),--allow-root)
 
 outputs: $(STAMP)
 	$(BIN)/python tools/execute_notebooks.py $(NOTEBOOKS)
