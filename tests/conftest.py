@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -17,6 +18,31 @@ HTML = ROOT / "_build" / "html"
 def chapter_notebooks() -> list[Path]:
     """Every notebook of the book, in file-name order."""
     return sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def toc_pages() -> list[str]:
+    """Every page ``_toc.yml`` lists, in reading order, as paths without suffix."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            if "glob" in entry:
+                pages.extend(
+                    str(path.relative_to(ROOT).with_suffix(""))
+                    for path in sorted(ROOT.glob(entry["glob"]))
+                    if path.suffix in {".md", ".ipynb", ".rst"}
+                )
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts") or []:
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    walk(toc.get("sections"))
+    stripped = (page.removesuffix(".md").removesuffix(".ipynb") for page in pages)
+    return list(dict.fromkeys(stripped))
 
 
 _BUILD_FAILURE: list[str] = []

@@ -8,9 +8,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import yaml
 
-from conftest import ROOT
+from conftest import ROOT, toc_pages
 
 pytestmark = pytest.mark.build
 
@@ -56,16 +55,8 @@ def _pages(html: Path) -> list[Path]:
     return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
 
 
-def _toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [chapter["file"] for chapter in part["chapters"]]
-    return files
-
-
 def test_every_page_of_the_toc_is_built(built_site):
-    for name in _toc_files():
+    for name in toc_pages():
         assert (built_site / f"{name}.html").is_file(), f"{name} listed in _toc.yml but not built"
     assert (built_site / "index.html").is_file()
 
@@ -128,7 +119,7 @@ def test_internal_links_and_anchors_resolve(built_site):
 
 
 def test_chapters_offer_their_notebook_for_download(built_site):
-    for name in _toc_files():
+    for name in toc_pages():
         if (ROOT / f"{name}.ipynb").exists():
             source = built_site / "_sources" / f"{name}.ipynb"
             assert source.is_file(), f"download button of {name} would serve nothing"

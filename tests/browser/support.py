@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
+from conftest import ROOT, toc_pages
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -30,31 +29,6 @@ CHROMIUM_ARGS = [
 ]
 # Pages every built book has besides those of the table of contents.
 SITE_PAGES = ("search", "genindex")
-
-
-def toc_pages() -> list[str]:
-    """Every page ``_toc.yml`` lists, in reading order, as paths without suffix."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(entry["file"])
-            if "glob" in entry:
-                pages.extend(
-                    str(path.relative_to(ROOT).with_suffix(""))
-                    for path in sorted(ROOT.glob(entry["glob"]))
-                    if path.suffix in {".md", ".ipynb", ".rst"}
-                )
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts") or []:
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    walk(toc.get("sections"))
-    stripped = (page.removesuffix(".md").removesuffix(".ipynb") for page in pages)
-    return list(dict.fromkeys(stripped))
 
 
 def site_pages() -> list[str]:
