@@ -11,12 +11,17 @@ export PYTHONHASHSEED := 0
 
 PORT ?= 8000
 NOTEBOOKS ?=
+# pytest-xdist workers: one per core of the 2-core machines the limits are set for.
+JOBS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
-.PHONY: help install book test lab outputs serve bench lint format clean distclean
+.PHONY: help install book test portability lab outputs serve bench lint format clean distclean
 
 help:
-	@echo "make book      build the HTML book into _build/html (executes every chapter)"
-	@echo "make test      library tests, nbval over every chapter, build, links, browser"
+	@echo "make book      build the HTML book into _build/html from the stored outputs"
+	@echo "make test      library tests, nbval over every chapter (native and emulated CPUs),"
+	@echo "               build, links, browser"
+	@echo "make portability  only nbval, at the native CPU level and under emulated CPUs"
 	@echo "make lab       JupyterLab on book/ with nllkit installed"
 	@echo "make outputs   re-execute chapters in place (NOTEBOOKS='book/01-….ipynb' for some)"
 	@echo "make serve     serve _build/html on http://127.0.0.1:$(PORT)/"
@@ -40,7 +45,11 @@ book: $(STAMP)
 	@echo "or run 'make serve' and open http://127.0.0.1:$(PORT)/"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(PYTEST)
+
+# The portability layer alone: every chapter at this CPU's level and under emulated CPUs.
+portability: $(STAMP)
+	$(PYTEST) book tests/test_portability.py
 
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 lab: $(STAMP)

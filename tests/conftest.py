@@ -91,3 +91,58 @@ def built_site() -> Path:
         )
         pytest.fail(_BUILD_FAILURE[0], pytrace=False)
     return HTML
+
+
+# --------------------------------------------------------------------------------------------
+# Running on both cores (pytest-xdist, ``--dist loadgroup``): which tests must share a worker.
+
+#: Everything that needs the built book shares one worker, so the book is built once.
+SITE_GROUP = "site"
+
+
+def _group_of(item: pytest.Item) -> str | None:
+    path = Path(str(item.path)).resolve()
+    if path.suffix == ".ipynb":
+        return f"nbval:{path.stem}"  # one kernel runs a notebook's cells in order
+    if item.get_closest_marker("build") or item.get_closest_marker("browser"):
+        return SITE_GROUP
+    if path.name == "test_portability.py":
+        return None  # each (configuration, chapter) is its own unit of work
+    return f"module:{path.relative_to(ROOT)}"  # module-scoped fixtures are set up once
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Group tests for xdist, and start the longest units first so both cores stay busy."""
+    for item in items:
+        group = _group_of(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+    def cost(item: pytest.Item) -> int:
+        group = _group_of(item)
+        if group == SITE_GROUP:
+            return 0
+        if group is None or group.startswith("nbval:"):
+            return 1
+        return 2
+
+    items.sort(key=cost)  # stable: within a class, collection order is kept
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name, per CPU configuration, the chapters whose stored outputs did not reproduce."""
+    failed = terminalreporter.stats.get("failed", [])
+    by_config: dict[str, list[str]] = {}
+    for report in failed:
+        nodeid = report.nodeid.split("@")[0]
+        if nodeid.startswith("book/"):
+            by_config.setdefault("native", []).append(nodeid.removeprefix("book/"))
+        elif "test_portability.py::" in nodeid:
+            params = nodeid[nodeid.find("[") + 1 : nodeid.rfind("]")]
+            config, _, chapter = params.partition("-")
+            by_config.setdefault(config, []).append(chapter)
+    if by_config:
+        terminalreporter.write_sep("=", "stored outputs that did not reproduce, by CPU")
+        for config, where in by_config.items():
+            terminalreporter.write_line(f"{config}: {', '.join(where)}", red=True)

@@ -1,10 +1,13 @@
-"""The build extension re-executes every chapter when the library changes, and only then."""
+"""The build renders stored outputs only, and a stale stored output still fails the tests."""
 
 from __future__ import annotations
 
 import importlib.util
-import shutil
-from types import SimpleNamespace
+import subprocess
+import sys
+
+import nbformat
+import yaml
 
 from conftest import ROOT
 
@@ -16,32 +19,34 @@ def _load_extension():
     return module
 
 
-def _fake_env():
-    docs = {"book/preface": "book/preface.md", "book/01-x": "book/01-x.ipynb"}
-    return SimpleNamespace(found_docs=set(docs), doc2path=lambda doc, base=False: docs[doc])
+def test_the_build_executes_nothing():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    assert config["execute"]["execute_notebooks"] == "off"
 
 
-def test_fingerprint_changes_with_the_library(tmp_path):
-    ext = _load_extension()
-    shutil.copytree(ROOT / "src", tmp_path / "src")
-    for name in ("requirements.txt", "pyproject.toml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    before = ext.library_fingerprint(tmp_path)
-    assert ext.library_fingerprint(tmp_path) == before
-    with open(tmp_path / "src/nllkit/plotting.py", "a") as handle:
-        handle.write("\n# a change\n")
-    assert ext.library_fingerprint(tmp_path) != before
+def test_nbval_fails_on_a_stale_stored_output(tmp_path):
+    """A printed constant edited without re-executing: the stored output no longer matches."""
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(6 * 7)", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="42\n")]
+    notebook.cells = [cell]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    path = tmp_path / "chapter.ipynb"
 
+    def nbval() -> subprocess.CompletedProcess:
+        nbformat.write(notebook, path)
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-o", "addopts=", "-p", "no:cacheprovider",
+             "-p", "no:xdist", "-q", "--nbval", "--nbval-current-env",
+             "--nbval-sanitize-with", str(ROOT / "tests/nbval_sanitize.cfg"), str(path)],
+            cwd=tmp_path, capture_output=True, text=True, check=False,
+        )  # fmt: skip
 
-def test_notebooks_are_outdated_only_after_a_change(monkeypatch):
-    ext = _load_extension()
-    env = _fake_env()
-    monkeypatch.setattr(ext, "library_fingerprint", lambda root=None: "first")
-    assert ext._outdated_when_library_changes(None, env, set(), set(), set()) == []
-    assert ext._outdated_when_library_changes(None, env, set(), set(), set()) == []
-    monkeypatch.setattr(ext, "library_fingerprint", lambda root=None: "second")
-    assert ext._outdated_when_library_changes(None, env, set(), set(), set()) == ["book/01-x"]
-    assert ext._outdated_when_library_changes(None, env, set(), set(), set()) == []
+    assert nbval().returncode == 0, "nbval rejects a fresh notebook"
+    cell.source = "print(6 * 8)"  # the code changes, the stored "42" does not
+    stale = nbval()
+    assert stale.returncode == 1, stale.stdout[-2000:]
+    assert "Cell 0" in stale.stdout
 
 
 def test_bibliography_entries_become_list_items():

@@ -37,6 +37,7 @@ from .losses import (
 )
 from .numerics import log_sigmoid, log_softmax, logit, logsumexp, sigmoid, softmax, softplus
 from .plotting import BOOK_COLORS, BOOK_RC, use_book_style
+from .reporting import portable_format
 from .reproducibility import seed
 
 try:
@@ -72,6 +73,7 @@ __all__ = [
     "mp_sigmoid",
     "mp_softmax",
     "mp_softplus",
+    "portable_format",
     "seed",
     "sigmoid",
     "softmax",

@@ -31,10 +31,14 @@ BOOK_RC: Mapping[str, Any] = {
     "savefig.facecolor": "white",
     "savefig.dpi": 100,
     "savefig.bbox": "tight",
-    "font.size": 11,
-    "axes.titlesize": 12,
-    "axes.labelsize": 11,
-    "legend.fontsize": 10,
+    # 12 pt on a 6.4 in figure: 17 px in the 1280 px layout, still 9 px on a 390 px phone,
+    # where the figure is scaled to the column.
+    "font.size": 12,
+    "axes.titlesize": 13,
+    "axes.labelsize": 12,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "legend.fontsize": 11,
     "legend.frameon": False,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -55,6 +59,7 @@ def use_book_style() -> None:
     Call once at the top of a chapter, after importing :mod:`matplotlib.pyplot`. Every figure
     the chapter draws afterwards uses an opaque white background (legible in the book's dark
     mode), the colour-blind-safe Okabe–Ito palette, light grid lines and no top or right spine.
+    In a Jupyter kernel, figures are stored at twice their displayed resolution ("retina").
 
     Returns
     -------
@@ -72,3 +77,22 @@ def use_book_style() -> None:
 
     mpl.rcParams.update(dict(BOOK_RC))
     mpl.rcParams["axes.prop_cycle"] = cycler(color=list(BOOK_COLORS))
+    _inline_figures_at_twice_the_resolution()
+
+
+def _inline_figures_at_twice_the_resolution() -> None:
+    """In Jupyter, store figures as PNGs of twice the pixels, shown at their normal size.
+
+    A figure of 6.4 in at 100 dpi is shown 640 px wide; its PNG then has 1280 px, so lines and
+    labels stay sharp on high-density screens and when the reader zooms in.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: no inline figures
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):  # a terminal IPython shows no PNGs
+        return
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    set_matplotlib_formats("retina")
