@@ -13,7 +13,7 @@ PORT ?= 8000
 NOTEBOOKS ?=
 # pytest-xdist workers: one per core of the 2-core machines the limits are set for.
 JOBS ?= 2
-PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadscope
 
 .PHONY: help install book test portability lab outputs serve bench lint format clean distclean
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -67,8 +68,7 @@ def _build_problems(output: str) -> str:
 def built_site() -> Path:
     """Build the book once per session, warnings as errors, and return ``_build/html``.
 
-    The build is incremental: it re-executes only chapters whose notebook changed, or all of
-    them when ``src/nllkit`` or the pins changed (``book/_ext/book_build.py``). pytest does
+    The build renders the stored outputs and executes nothing; it is incremental. pytest does
     not cache a fixture that failed, so a failed build is remembered here and not repeated for
     every test that needs the site.
     """
@@ -76,14 +76,18 @@ def built_site() -> Path:
         pytest.fail(_BUILD_FAILURE[0], pytrace=False)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     env = dict(os.environ, PATH=f"{jupyter_book.parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    HTML.parent.mkdir(parents=True, exist_ok=True)
+    # Workers that need the site build it one at a time: the first builds, the others find
+    # nothing changed and take a few seconds.
+    with FileLock(HTML.parent / ".build.lock"):
+        result = subprocess.run(
+            [str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if result.returncode != 0:
         _BUILD_FAILURE.append(
             f"jupyter-book build failed (exit {result.returncode}):\n"
@@ -94,40 +98,23 @@ def built_site() -> Path:
 
 
 # --------------------------------------------------------------------------------------------
-# Running on both cores (pytest-xdist, ``--dist loadgroup``): which tests must share a worker.
+# Running on both cores (pytest-xdist, ``--dist loadscope``): a module, or a class, is a unit of
+# work that one worker runs in order. A notebook is a module, so one kernel runs its cells in
+# order; each chapter of the portability layer is a class of its own.
 
-#: Everything that needs the built book shares one worker, so the book is built once.
-SITE_GROUP = "site"
 
-
-def _group_of(item: pytest.Item) -> str | None:
-    path = Path(str(item.path)).resolve()
-    if path.suffix == ".ipynb":
-        return f"nbval:{path.stem}"  # one kernel runs a notebook's cells in order
+def _cost(item: pytest.Item) -> int:
+    """Which units start first: the long ones, so that both cores stay busy to the end."""
+    path = Path(str(item.path))
     if item.get_closest_marker("build") or item.get_closest_marker("browser"):
-        return SITE_GROUP
-    if path.name == "test_portability.py":
-        return None  # each (configuration, chapter) is its own unit of work
-    return f"module:{path.relative_to(ROOT)}"  # module-scoped fixtures are set up once
+        return 0
+    if path.suffix == ".ipynb" or path.name == "test_portability.py":
+        return 1
+    return 2
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Group tests for xdist, and start the longest units first so both cores stay busy."""
-    for item in items:
-        group = _group_of(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-
-    def cost(item: pytest.Item) -> int:
-        group = _group_of(item)
-        if group == SITE_GROUP:
-            return 0
-        if group is None or group.startswith("nbval:"):
-            return 1
-        return 2
-
-    items.sort(key=cost)  # stable: within a class, collection order is kept
+    items.sort(key=_cost)  # stable: within a module or class, collection order is kept
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -59,9 +59,7 @@ def _failure_report(output: str) -> str:
     return body[:6000]
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-@pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])
-def test_stored_outputs_reproduce_on_emulated_cpu(config, notebook):
+def check_on_emulated_cpu(config, notebook):
     if reason := config.same_as_native():
         pytest.skip(f"{config.name} = native on this CPU ({reason})")
     env = dict(os.environ, PYTHONHASHSEED="0", **config.env())
@@ -84,3 +82,21 @@ def test_stored_outputs_reproduce_on_emulated_cpu(config, notebook):
             + _failure_report(result.stdout + result.stderr),
             pytrace=False,
         )
+
+
+def _chapter_class(notebook):
+    """A class per chapter: pytest-xdist (``--dist loadscope``) runs each on either core."""
+
+    ids = [f"{c.name}-{notebook.stem}" for c in CONFIGS]  # -k "05-" selects a chapter
+
+    @pytest.mark.parametrize("config", CONFIGS, ids=ids)
+    def test_stored_outputs_reproduce(self, config):
+        check_on_emulated_cpu(config, notebook)
+
+    name = "TestChapter" + "".join(part.title() for part in notebook.stem.split("-"))
+    return type(name, (), {"test_stored_outputs_reproduce": test_stored_outputs_reproduce})
+
+
+for _notebook in NOTEBOOKS:
+    _class = _chapter_class(_notebook)
+    globals()[_class.__name__] = _class
