@@ -248,8 +248,9 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Any:
 
     Every term is non-negative, so nothing cancels, and when the target class leads by more
     than 37 the loss is the tiny :math:`L` itself rather than the exact 0 of torch — down to
-    the subnormal losses of a lead beyond 708, whose tail of subnormal terms is summed scaled
-    by :math:`e^{700}` and rounded once (as in :func:`~nllkit.logsumexp`). The
+    the subnormal losses of a lead beyond 708, whose tail of subnormal terms is summed in
+    double-double, scaled by :math:`2^{1010}`, and rounded once (as in
+    :func:`~nllkit.logsumexp`). The
     convention :math:`0\cdot\infty = 0` lets a class with probability 0 have a ``-inf`` logit.
     """
     func = "cross_entropy"

@@ -25,7 +25,10 @@ Accuracy (float64; float32 in brackets), measured against correctly rounded mpma
 sigmoid ≤ 2 (≤ 3) including subnormal results, logit ≤ 4 (≤ 4), logsumexp ≤ 3 (≤ 8) and
 log_softmax ≤ 4 (≤ 8), including rows whose top logit leads by hundreds — up to the leads
 beyond 708 where the tail of the softmax is a sum of subnormal numbers, which is then summed
-scaled by :math:`e^{700}` and rounded once.
+scaled by :math:`2^{1010}` and rounded once. The rare rows that need more than float64 (those
+subnormal tails, and log-sum-exp results that cancel) use double-double arithmetic built from
+float64 ``+``, ``-``, ``*`` alone (:mod:`nllkit._accurate`), never ``np.longdouble`` (which is
+float64 on ARM macOS and Windows), so these bounds are the same on every IEEE-754 machine.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from ._accurate import dd_add_d, dd_sum, exp_dd, exp_parts, log1p_dd, two_sum
 from ._validation import as_float_array, normalise_axis, scalar_or_array
 
 __all__ = [
@@ -57,13 +61,14 @@ _EXP_OVERFLOW = 709.782712893384
 
 #: A row tail :math:`\sum_{j \ne j^*} e^{z_j - m}` below this may be made of terms that underflowed
 #: into the subnormal range (where ``exp`` keeps a few bits, or none): such rows are re-summed
-#: with every term scaled by :math:`e^{700}` (:func:`_scaled_tail`). A larger tail has an ULP of
-#: at least :math:`2^{-1015}`, while each subnormal term loses at most :math:`2^{-1075}`, so
-#: even :math:`k` such terms cost only :math:`k\cdot 2^{-60}` of its ULP.
+#: in double-double with every term scaled by :math:`2^{1010}` (:func:`_scaled_tail`). A
+#: larger tail has an ULP of at least :math:`2^{-1015}`, while each subnormal term loses at
+#: most :math:`2^{-1075}`, so even :math:`k` such terms cost only :math:`k\cdot 2^{-60}` of
+#: its ULP.
 _TINY_TAIL = 1e-290
-#: The scale of :func:`_scaled_tail` and :math:`e^{-700}` in extended precision.
-_TAIL_SCALE = 700.0
-_EXP_MINUS_TAIL_SCALE = np.exp(np.longdouble(-_TAIL_SCALE))
+#: :func:`_scaled_tail` sums the tiny terms multiplied by :math:`2^{1010}` (exact), so that
+#: they are normal numbers.
+_SUM_SCALE = 1010
 
 
 class _Flags:
@@ -447,39 +452,69 @@ def _shifted_exp_tail(
     if work is not None:
         tail += _tail_correction(b, m, d, e, *work)
     tiny = tail < _TINY_TAIL  # one pass over the rows, not the entries: free when none is
+    tiny &= np.isfinite(m)  # a +inf maximum gives a tail of 0 (its rows end as inf/NaN)
     if b.shape[1] > 1 and tiny.any():
         tail[tiny] = _scaled_tail(b[tiny], idx[tiny], m[tiny])
     return tail
 
 
+def _dd_shifts(b: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:math:`z_j - m` of every entry as a double-double ``(dh, dl)``, exact (:func:`two_sum`),
+    and the mask of ``-inf`` logits, whose terms :math:`e^{z_j - m}` the callers set to 0.
+
+    Shifts below -1500 (all of whose exponentials are far below anything that can change a
+    result) are clamped there, so that :func:`exp_parts` sees bounded arguments."""
+    ninf = b == -np.inf
+    dh, dl = two_sum(b, -m[:, None])
+    low = ninf | (dh < -1500.0)
+    dh[low] = -1500.0
+    dl[low] = 0.0
+    return dh, dl, ninf
+
+
 def _scaled_tail(b: np.ndarray, idx: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """The compensated tail :math:`\\sum_{j \\ne j^*} e^{z_j - m}` of rows where it is tiny.
+    """The tail :math:`\\sum_{j \\ne j^*} e^{z_j - m}` of rows where it is tiny, rounded once.
 
     Below :math:`e^{-708.4}` the terms :math:`e^{d_j}` are subnormal and ``exp`` rounds them to
     a multiple of the smallest subnormal :math:`2^{-1074}`: a relative error of up to 100 %
     each, so a sum of a thousand of them is off by hundreds of ULP (of a subnormal result).
-    Here each term is evaluated as :math:`e^{d_j + 700}(1 + \\delta_j)`, a normal number with
-    full relative accuracy (:math:`\\delta_j` the exact rounding error of the shift, by TwoSum as
-    in :func:`_tail_correction`), in ``np.longdouble``; the sum is multiplied by
-    :math:`e^{-700}` and converted to float64 at the very end, so the result is rounded into the
-    subnormal range once: within half a subnormal ULP plus a few units of the extended
-    precision. (Where ``longdouble`` is float64, the terms and the sum carry float64 errors,
-    ≤ 2 ULP of a normal result, still half a subnormal ULP of a subnormal one.)
-
-    :math:`d_j + 700` is exact: the callers only send rows whose tail is below
-    :data:`_TINY_TAIL`, so every non-leading :math:`d_j < -667`, 700 is a multiple of
-    :math:`\\mathrm{ulp}(d_j)` and :math:`|d_j + 700| < |d_j|` (for :math:`|d_j| \\ge 2^{53}` it
-    is not, but then :math:`e^{d_j + 700} = 0` anyway). ``-inf`` logits give terms 0.
+    Here every term is computed in double-double arithmetic (:mod:`nllkit._accurate`) from
+    the exact shift :math:`z_j - m` (TwoSum) as :math:`2^{q_j} m_j` with
+    :math:`m_j \\in (0.9996, 2.0007)` (:func:`exp_parts`), and the power of two is raised by 1010
+    before it is applied. The callers only send rows whose tail is below
+    :data:`_TINY_TAIL`, so every non-leading term is below :math:`2^{-962}` and its scaled
+    value below :math:`2^{48}`, a normal number (terms below :math:`2^{-2000}`, which can no
+    longer change the result, may underflow). The scaled terms, all positive, are summed in
+    double-double (relative error below :math:`2^{-90}`) and the sum :math:`S_h + S_l` is
+    scaled back by :math:`2^{-1010}` with one correct rounding: ``ldexp`` rounds :math:`S_h`
+    into the subnormal range, and the exact remainder :math:`S_h - 2^{1010}r` plus
+    :math:`S_l` decides whether the nearest subnormal is the neighbour instead. So the result
+    is the correctly rounded tail, on every IEEE machine, unless the tail lies within
+    :math:`2^{-90}` (relative) of a rounding boundary; then it may be the other neighbour,
+    1 ULP off. Rows are processed in cache-sized blocks.
     """
-    shift = -m[:, None]
-    d = np.add(b, shift)
-    bb = d - b
-    delta = (b - (d - bb)) + (shift - bb)  # TwoSum: d + delta = z - m exactly
-    e = np.exp((d + _TAIL_SCALE).astype(np.longdouble))
-    e[np.arange(b.shape[0]), idx] = 0.0
-    terms = e * (1.0 + delta)
-    terms[e == 0] = 0.0  # a -inf logit: e = 0 but delta = NaN
-    return (terms.sum(axis=1) * _EXP_MINUS_TAIL_SCALE).astype(np.float64)
+    step = _rows_per_block(b.shape[1])  # blocks that stay in cache, as elsewhere
+    if b.shape[0] > step:
+        parts = range(0, b.shape[0], step)
+        return np.concatenate(
+            [_scaled_tail(b[s : s + step], idx[s : s + step], m[s : s + step]) for s in parts]
+        )
+    dh, dl, ninf = _dd_shifts(b, m)
+    th, tl, q = exp_parts(dh, dl)
+    q += _SUM_SCALE
+    th, tl = np.ldexp(th, q), np.ldexp(tl, q)
+    drop = ninf.copy()
+    drop[np.arange(b.shape[0]), idx] = True
+    th[drop] = 0.0
+    tl[drop] = 0.0
+    sh, sl = dd_sum(th, tl)
+    r = np.ldexp(sh, -_SUM_SCALE)  # exact unless r is subnormal: then the one rounding
+    rem = (sh - np.ldexp(r, _SUM_SCALE)) + sl  # the first difference is exact (Sterbenz)
+    half_gap = 2.0 ** (-1075 + _SUM_SCALE)  # half a subnormal ULP, at the scale of S
+    step = np.where(np.abs(rem) > half_gap, np.sign(rem), 0.0)
+    sub = r < np.finfo(np.float64).smallest_normal
+    r[sub] += step[sub] * np.finfo(np.float64).smallest_subnormal
+    return r
 
 
 def _row_blocks(n: int, k: int, compensate: bool) -> tuple[int, np.ndarray, Any]:
@@ -542,21 +577,36 @@ def _log_partition(
     return idx, m, log_tail, gaps
 
 
-def _logsumexp_extended(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """:math:`m + \\operatorname{log1p}(\\text{tail})` in ``np.longdouble``, where it cancels.
+def _logsumexp_cancelled(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """:math:`m + \\operatorname{log1p}(\\text{tail})` in double-double, where it cancels.
 
-    When :math:`|\\operatorname{LSE}(z)| < |m|/2` the final addition cancels, and
-    the float64 rounding of :math:`\\operatorname{log1p}(\\text{tail})` (and of the shifts
-    :math:`z_j - m`) is magnified by up to :math:`|m|/|\\operatorname{LSE}|`. x86's 80-bit
-    extended precision carries 11 more bits, enough for a condition number of about 2000.
-    (Where ``longdouble`` is float64, as on ARM macOS or Windows, this gains nothing.)
+    When :math:`|\\operatorname{LSE}(z)| < |m|/2` the final addition cancels, and the
+    float64 rounding of :math:`\\operatorname{log1p}(\\text{tail})`, of each
+    :math:`e^{z_j - m}` and of the shifts :math:`z_j - m` is magnified by the condition number
+    :math:`\\kappa` (up to :math:`|m|/|\\operatorname{LSE}|`). Here the shifts are exact
+    (TwoSum), the terms, their sum and the ``log1p`` are double-double
+    (:func:`exp_parts`, :func:`dd_sum`, :func:`log1p_dd`: each below :math:`2^{-96}` relative,
+    measured), and :math:`m + L` is added exactly (:func:`dd_add`) and rounded once. The
+    absolute error of :math:`L` is below :math:`2^{-95}L`, so the result is within
+    :math:`\\tfrac12 + \\kappa\\cdot 2^{-42}` ULP: correctly rounded or 1 ULP off up to
+    :math:`\\kappa \\approx 10^{12}`, the same on every IEEE machine.
     """
-    z = rows.astype(np.longdouble)
-    r = np.arange(z.shape[0])
-    m = z[r, idx]
-    e = np.exp(z - m[:, None])
-    e[r, idx] = 0
-    return (m + np.log1p(e.sum(axis=1))).astype(np.float64)
+    step = _rows_per_block(rows.shape[1])
+    if rows.shape[0] > step:
+        parts = range(0, rows.shape[0], step)
+        return np.concatenate(
+            [_logsumexp_cancelled(rows[s : s + step], idx[s : s + step]) for s in parts]
+        )
+    r = np.arange(rows.shape[0])
+    m = rows[r, idx]
+    dh, dl, ninf = _dd_shifts(rows, m)
+    th, tl = exp_dd(dh, dl)
+    drop = ninf.copy()
+    drop[r, idx] = True
+    th[drop] = 0.0
+    tl[drop] = 0.0
+    lh, ll = log1p_dd(*dd_sum(th, tl))
+    return dd_add_d(lh, ll, m)[0]
 
 
 def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
@@ -606,19 +656,24 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
     :math:`|m|` is not small; the relative condition number
     :math:`\kappa = \sum_i \operatorname{softmax}(z)_i |z_i| / |\operatorname{LSE}(z)|` is then
     large and float64 arithmetic loses :math:`\log_2\kappa` bits. Rows whose result is below
-    :math:`|m|/2` in magnitude are therefore recomputed in 80-bit extended precision
-    (``np.longdouble`` on x86), which keeps them within the bound up to
-    :math:`\kappa \approx 10^3`; beyond that the error grows like :math:`\kappa \cdot 2^{-11}`
-    ULP. Rows with a small result (below 1) that do not cancel are recomputed with the
-    compensated tail of :func:`log_softmax`: there the rounding of the shifts
+    :math:`|m|/2` in magnitude are therefore recomputed in double-double arithmetic (about
+    106 bits from float64 operations alone, :mod:`nllkit._accurate`): exact shifts, then the
+    terms, their sum and the ``log1p`` each within :math:`2^{-96}` relative, and :math:`m + L`
+    added exactly and rounded once. Their error is at most :math:`\frac12 + \kappa\cdot
+    2^{-42}` ULP — correctly rounded or 1 ULP off up to :math:`\kappa \approx 10^{12}`
+    (measured ≤ 1 ULP up to :math:`\kappa = 10^{14}`, ``tests/test_portable_precision.py``) —
+    and the same on every IEEE machine (``np.longdouble``, which is float64 on ARM macOS and
+    Windows, would not be). Rows with a small result (below 1) that do not cancel are
+    recomputed with the compensated tail of :func:`log_softmax`: there the rounding of the shifts
     :math:`z_j - m` is no longer negligible against the result. Measured ≤ 3 ULP in float64
     elsewhere (``tests/test_accuracy.py``).
 
     When every other logit trails the maximum by more than about 708, the terms
     :math:`e^{z_j - m}` are subnormal and ``exp`` rounds each to a multiple of
     :math:`2^{-1074}`, a relative error of up to 100 %; a row whose tail is below
-    :math:`10^{-290}` is therefore re-summed with its terms scaled by :math:`e^{700}` (normal
-    numbers, in extended precision) and scaled back once, so that a subnormal result such as
+    :math:`10^{-290}` is therefore re-summed in double-double with its terms scaled by
+    :math:`2^{1010}` (normal numbers, exactly) and scaled back with one correct rounding, so
+    that a subnormal result such as
     :math:`\operatorname{LSE}([0, -746, -746, \dots])` is rounded once rather than summed from
     rounded pieces (which is hundreds of ULP off on a row of 1000). The check costs one
     comparison per row; the re-summation runs only for such rows.
@@ -628,18 +683,19 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
     out = np.full(n, -np.inf)
     if k:
         idx, m, out, _ = _log_partition(rows)
+        rescaled = out < _TINY_TAIL  # tiny tails (and 0) are compensated already
         with np.errstate(all="ignore"):
             out += m
             # m = -inf (all -inf row), +inf or NaN: the answer is m itself.
             np.copyto(out, m, where=~np.isfinite(m))
             finite = np.isfinite(m)
             cancelled = (np.abs(out) < 0.5 * np.abs(m)) & finite
-            small = (np.abs(out) < 1.0) & finite & ~cancelled
+            small = (np.abs(out) < 1.0) & finite & ~cancelled & ~rescaled
         if small.any():  # a small result feels the rounding of the shifts: compensate
             _, m_small, log_tail, _ = _log_partition(rows[small], compensate=True)
             out[small] = m_small + log_tail
         if cancelled.any():
-            out[cancelled] = _logsumexp_extended(rows[cancelled], idx[cancelled])
+            out[cancelled] = _logsumexp_cancelled(rows[cancelled], idx[cancelled])
     shape = arr.shape[:ax] + arr.shape[ax + 1 :]
     out = out.reshape(shape).astype(arr.dtype, copy=False)
     if keepdims:
@@ -740,10 +796,11 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     error :math:`\delta_j` of each shift is recovered with TwoSum and the tail is summed as
     :math:`\sum_j e^{d_j}(1 + \delta_j)`. When the top logit leads every other by more than
     about 708 the terms are subnormal, where ``exp`` keeps almost no relative accuracy; rows
-    whose tail is below :math:`10^{-290}` are re-summed with the terms scaled by
-    :math:`e^{700}` and scaled back once (see :func:`logsumexp`), so the top entry
-    :math:`-\text{tail}` is rounded once into the subnormal range. The other entries are
-    :math:`z_i - m` there, unaffected. Measured ≤ 4 ULP in float64 (≤ 1 on subnormal tails).
+    whose tail is below :math:`10^{-290}` are re-summed in double-double with the terms
+    scaled by :math:`2^{1010}` and scaled back with one rounding (see :func:`logsumexp`), so
+    the top entry :math:`-\text{tail}` is rounded once into the subnormal range. The other
+    entries are :math:`z_i - m` there, unaffected. Measured ≤ 4 ULP in float64 (≤ 1 on
+    subnormal tails).
     """
     return _along_rows(x, axis, "log_softmax", _finish_log_softmax)
 
