@@ -380,7 +380,19 @@ def header(repeats: int, load: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=31, help="timed runs per function")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated function names to measure (default: all), e.g. logsumexp,logit",
+    )
     args = parser.parse_args(argv)
+    if args.only:
+        global CANDIDATES
+        names = set(args.only.split(","))
+        unknown = names - {cand.name for cand in CANDIDATES}
+        if unknown:
+            parser.error(f"--only: no such function {sorted(unknown)}")
+        CANDIDATES = tuple(cand for cand in CANDIDATES if cand.name in names)
     load = _load()
     print("accuracy: computing mpmath references …", file=sys.stderr)
     accuracy = measure_accuracy()
