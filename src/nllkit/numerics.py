@@ -247,8 +247,11 @@ def softplus(x: Any) -> Any:
     Notes
     -----
     Unlike ``torch.nn.functional.softplus``, there is no threshold above which ``x`` is returned
-    unchanged (torch's default threshold 20 is wrong by :math:`e^{-x}`, hundreds of ULP, for
-    :math:`20 < x < 37`).
+    unchanged. torch's default threshold 20 drops the term :math:`\log(1 + e^{-x}) \approx
+    e^{-x}`, which is at least half an ULP of :math:`x` for :math:`20 < x < 33.27`
+    (:math:`e^{-33.27} = 2^{-48}`, half an ULP of numbers in [32, 64)): torch is off there by
+    up to :math:`e^{-20}/2^{-48} \approx 5.8\cdot 10^5` ULP, just above 20, and by at least
+    1 ULP (measured in ``tests/test_promises.py``).
     """
     _, out, meta, _ = _elementwise(x, "x", "softplus", _softplus_kernel, watch=False)
     return _finish(out, meta)
@@ -340,12 +343,16 @@ def logit(p: Any) -> Any:
     invalid-operation flag; only then are the results scanned for the offending index, so valid
     input pays no extra pass for the check. (``-0.0`` is 0, whose logit is ``-inf``.)
 
-    The naive :math:`\log(p/(1-p))` (torch's formula) costs one division and one ``log`` and is
-    off by up to 64 ULP near :math:`p = 1/2`; this method costs about twice as much (a
-    ``log1p`` and five cheap passes), measured 2.2–2.5× ``torch.logit`` on uniform
-    :math:`p`. Evaluating the naive formula everywhere and redoing only the band where it is
-    inaccurate is no faster in numpy: that band holds about a third of a uniform sample, and
-    gathering and scattering it costs more than the passes it saves.
+    The naive :math:`\log(p/(1-p))` (torch's formula) costs one division and one ``log``, but
+    it rounds :math:`1 - p` and the quotient, which is near 1, to an absolute
+    :math:`2^{-53}` each, while the result :math:`\approx 4(p - 1/2)` is small: it is off by
+    up to about :math:`1/(2|p - 1/2|)` ULP (:math:`10^6` ULP at :math:`|p - 1/2| = 5\cdot
+    10^{-7}`, every digit as :math:`p \to 1/2`; measured in ``tests/test_promises.py``).
+    This method costs about twice as much (a ``log1p`` and five cheap passes), measured
+    2.2–2.5× ``torch.logit`` on uniform :math:`p`. Evaluating the naive formula everywhere
+    and redoing only the band where it is inaccurate is no faster in numpy: that band holds
+    about a third of a uniform sample, and gathering and scattering it costs more than the
+    passes it saves.
     """
     x64, out, meta, flags = _elementwise(p, "p", "logit", _logit_kernel)
     if flags.overflow:  # 1/q overflowed: q is subnormal, so log(q) - log1p(-q) is accurate
