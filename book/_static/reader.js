@@ -49,11 +49,16 @@ function readerSearch() {
   Search.htmlToText = (htmlString, anchor) => {
     const page = new DOMParser().parseFromString(htmlString, "text/html");
     page.querySelectorAll(SNIPPET_DROPS).forEach((el) => el.remove());
-    // Inline maths becomes an ellipsis, so the sentence around it still reads.
+    // Inline maths becomes an ellipsis, so the sentence around it still reads; TeX commands
+    // shown as code (the notation appendix's macro column) mean nothing out of their table.
     page.querySelectorAll("span.math").forEach((el) => el.replaceWith("…"));
+    page.querySelectorAll("code").forEach((el) => {
+      if (/^\\[A-Za-z]/.test(el.textContent.trim())) el.remove();
+    });
     const section = anchor ? page.getElementById(decodeURIComponent(anchor.slice(1))) : null;
     const root = section || page.querySelector("article.bd-article, [role=main]");
-    return root ? root.textContent.replace(/\s+/g, " ").trim() : "";
+    const text = root ? root.textContent.replace(/\s+/g, " ") : "";
+    return text.replace(/…(?:[\s,;.]*…)+/g, "…").trim();
   };
 }
 readerSearch();
