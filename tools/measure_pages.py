@@ -5,7 +5,8 @@ Usage: python tools/measure_pages.py [--html DIR] PAGE [PAGE ...]
 
 Opens each page in Debian's headless Chromium at 1280 px and 390 px and prints every display
 equation, code cell and output whose content is wider than the box that holds it. A writer's
-tool for fixing a chapter; the browser tests make the same measurement.
+tool for fixing a chapter; the browser tests make the same measurement
+(MEASURE_JS, imported from tests/browser/support.py).
 """
 
 from __future__ import annotations
@@ -23,29 +24,9 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 WIDTHS = (1280, 390)
 
-MEASURE_JS = """() => {
-    const out = [];
-    for (const el of document.querySelectorAll('mjx-container[display="true"]')) {
-        const box = el.closest('div.math, div.math-wrapper, .MathJax_Display') || el.parentElement;
-        const need = el.firstElementChild ? el.firstElementChild.getBoundingClientRect().width : 0;
-        const have = box.getBoundingClientRect().width;
-        if (need > have + 1) {
-            const label = (box.querySelector('.eqno') || {}).textContent || '';
-            const tex = (el.getAttribute('aria-label') || el.textContent || '').slice(0, 70);
-            out.push(`equation ${label.trim()} needs ${need.toFixed(0)} px of ${have.toFixed(0)}:`
-                     + ` ${tex}`);
-        }
-    }
-    for (const pre of document.querySelectorAll('div.cell pre, div.highlight pre')) {
-        if (pre.scrollWidth > pre.clientWidth + 1) {
-            const kind = pre.closest('.cell_output') ? 'output' : 'code';
-            const line = pre.textContent.split('\\n').reduce((a, b) => b.length > a.length ? b : a);
-            const size = `${pre.scrollWidth} px of ${pre.clientWidth}`;
-            out.push(`${kind} needs ${size}: ${line.slice(0, 70)}`);
-        }
-    }
-    return out;
-}"""
+# One copy of the measurement, shared with the browser tests (tests/browser/support.py).
+sys.path.insert(0, str(ROOT / "tests"))
+from browser.support import MEASURE_JS  # noqa: E402
 
 
 def _serve(directory: Path) -> tuple[socketserver.TCPServer, int]:
@@ -74,8 +55,9 @@ def main(argv: list[str]) -> int:
                 page.goto(f"http://127.0.0.1:{port}/{name}.html", wait_until="load")
                 page.evaluate("() => window.MathJax?.startup?.promise")
                 page.wait_for_timeout(300)
-                for line in page.evaluate(MEASURE_JS):
-                    print(f"{width}px {name}: {line}")
+                for box in page.evaluate(MEASURE_JS):
+                    size = f"needs {box['need']} px of {box['have']}"
+                    print(f"{width}px {name}: {box['kind']} {size}: {box['text']}")
                     problems += 1
             page.close()
         browser.close()

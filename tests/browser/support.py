@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -56,6 +57,154 @@ SETTLE_JS = """async () => {
 }"""
 
 
+# Display equations and code boxes whose content is wider than the box that holds it (one copy:
+# tools/measure_pages.py imports it from here). Each item: kind, need and have in px, text.
+MEASURE_JS = """() => {
+    const out = [];
+    for (const el of document.querySelectorAll('mjx-container[display="true"]')) {
+        const box = el.closest('div.math, div.math-wrapper, .MathJax_Display') || el.parentElement;
+        const need = el.firstElementChild ? el.firstElementChild.getBoundingClientRect().width : 0;
+        const have = box.getBoundingClientRect().width;
+        if (need > have + 1) {
+            const label = (box.querySelector('.eqno') || {}).textContent || '';
+            const tex = el.querySelector('mjx-assistive-mml')?.textContent
+                || el.getAttribute('aria-label') || '';
+            out.push({kind: 'equation', need: Math.round(need), have: Math.round(have),
+                      text: `${label.trim()} ${tex.trim().slice(0, 70)}`.trim()});
+        }
+    }
+    for (const pre of document.querySelectorAll('div.cell pre, div.highlight pre')) {
+        if (pre.scrollWidth > pre.clientWidth + 1) {
+            const kind = pre.closest('.cell_output') ? 'output' : 'code';
+            const line = pre.textContent.split('\\n').reduce((a, b) => b.length > a.length ? b : a);
+            out.push({kind, need: pre.scrollWidth, have: pre.clientWidth, text: line.slice(0, 70)});
+        }
+    }
+    return out;
+}"""
+
+# A heading's text without its "#" permalink, spaces collapsed.
+HEADING_JS = """const headingText = h => {
+        if (!h) return '';
+        const copy = h.cloneNode(true);
+        copy.querySelectorAll('.headerlink').forEach(link => link.remove());
+        return copy.textContent.replace(/\\s+/g, ' ').trim();
+    };"""
+
+# What a reader sees that the text checks cannot: maths MathJax could not read (an undefined
+# macro is typeset as red text), figures and their sharpness, sideways panning.
+READER_JS = (
+    """() => {
+    """
+    + HEADING_JS
+    + """
+    const red = el => getComputedStyle(el).color === 'rgb(255, 0, 0)';
+    const undefinedMacros = [
+        ...Array.from(document.querySelectorAll('mjx-container mjx-mtext'))
+            .filter(red).map(el => el.textContent),
+        ...Array.from(document.querySelectorAll('mjx-container mtext[mathcolor="red"]'),
+            el => el.textContent),
+    ];
+    const figures = Array.from(
+        document.querySelectorAll('article.bd-article img'),
+        img => ({src: img.getAttribute('src'), natural: img.naturalWidth,
+                 shown: img.getBoundingClientRect().width}))
+        .filter(img => img.shown > 0);
+    return {
+        undefined_macros: Array.from(new Set(undefinedMacros)),
+        title: headingText(document.querySelector('article.bd-article h1')),
+        figures,
+        page_width: document.documentElement.scrollWidth,
+        viewport_width: document.documentElement.clientWidth,
+        wide: Array.from(document.querySelectorAll('article.bd-article *'))
+            .filter(el => el.getBoundingClientRect().right
+                > document.documentElement.clientWidth + 1
+                && !el.closest('pre, .highlight, mjx-container, div.math, .table-wrapper'))
+            .slice(0, 5).map(el => el.tagName.toLowerCase() + ': '
+                + (el.textContent || '').trim().slice(0, 60)),
+    };
+}"""
+)
+
+# Scroll down, then back up a little (what makes the theme show its "Back to top" button), and
+# name what the button covers: the topmost thing under it that belongs to the article.
+BACK_TO_TOP_JS = """async () => {
+    const wait = ms => new Promise(resolve => setTimeout(resolve, ms));
+    window.scrollTo(0, document.documentElement.scrollHeight / 2);
+    await wait(150);
+    window.scrollBy(0, -300);
+    await wait(400);
+    const button = document.getElementById('pst-back-to-top');
+    if (!button || getComputedStyle(button).display === 'none') {
+        window.scrollTo(0, 0);
+        return null;
+    }
+    const box = button.getBoundingClientRect();
+    const covered = new Set();
+    for (let i = 0; i <= 4; i++) for (let j = 0; j <= 2; j++) {
+        const x = box.left + box.width * i / 4, y = box.top + box.height * j / 2;
+        const under = document.elementsFromPoint(Math.min(x, innerWidth - 1), y)
+            .find(el => !button.contains(el));
+        if (under?.closest('article.bd-article')) {
+            covered.add(under.tagName.toLowerCase() + ': '
+                + (under.textContent || '').trim().slice(0, 50));
+        }
+    }
+    window.scrollTo(0, 0);
+    return Array.from(covered);
+}"""
+
+# The chapter laid out as printed (print media, the width of an A4 page's text): what is cut at
+# the margin, where the print style forces a page break, and what the printed text says.
+PRINT_JS = (
+    """() => {
+    """
+    + HEADING_JS
+    + """
+    const article = document.querySelector('article.bd-article') || document.body;
+    const width = document.documentElement.clientWidth;
+    const cut = [];
+    const name = el => {
+        const what = el.closest('mjx-container') || el;
+        const text = what.querySelector?.('mjx-assistive-mml')?.textContent || what.textContent;
+        return what.tagName.toLowerCase() + ': ' + (text || '').trim().slice(0, 60);
+    };
+    const blocks = 'p, li, dt, dd, h1, h2, h3, h4, pre, table, img, figure, blockquote, '
+        + 'div.math, div.cell, div.admonition, mjx-container[display="true"]';
+    for (const el of article.querySelectorAll(blocks)) {
+        const box = el.getBoundingClientRect();
+        if (box.width === 0 || getComputedStyle(el).display === 'none') continue;
+        if (box.right > width + 1) { cut.push('past the margin ' + name(el)); continue; }
+        // Content wider than its box, which print cannot scroll: a code line, an equation.
+        const need = el.matches('mjx-container')
+            ? el.firstElementChild?.getBoundingClientRect().width ?? 0 : el.scrollWidth;
+        const have = el.matches('mjx-container') ? box.width : el.clientWidth;
+        if (el.matches('pre, mjx-container') && need > have + 1) cut.push('clipped ' + name(el));
+    }
+    // Forced breaks, and unbreakable boxes taller than half a page (each one that does not fit
+    // leaves the rest of a page empty).
+    const forced = ['page', 'always', 'left', 'right'];
+    const breaks = Array.from(article.querySelectorAll('div, section, pre, figure, table'))
+        .filter(el => {
+            const style = getComputedStyle(el);
+            if (style.display === 'none') return false;
+            return forced.includes(style.breakBefore) || forced.includes(style.breakAfter)
+                || (style.breakInside.startsWith('avoid')
+                    && el.getBoundingClientRect().height > innerHeight / 2);
+        }).map(el => el.tagName.toLowerCase() + '.' + [...el.classList].join('.'));
+    const headings = Array.from(document.querySelectorAll('h1, h2'))
+        .filter(h => h.offsetParent !== null).map(headingText);
+    // Text a print style adds (::before/::after), such as the toggle buttons' hints.
+    const generated = Array.from(document.querySelectorAll('button, summary, [data-toggle-hint]'))
+        .filter(el => el.offsetParent !== null)
+        .map(el => ['::before', '::after'].map(p => getComputedStyle(el, p).content).join(' '));
+    return {cut: Array.from(new Set(cut)), breaks: Array.from(new Set(breaks)),
+            text: document.body.innerText + '\\n' + generated.join('\\n'), headings,
+            height: document.documentElement.scrollHeight};
+}"""
+)
+
+
 @dataclass
 class Tab:
     """A page of a fresh browser context that records what went wrong while it was open."""
@@ -89,10 +238,12 @@ class Tab:
         ]
 
 
-def new_tab(browser, base: str) -> tuple[Any, Tab]:
+def new_tab(browser, base: str, viewport: dict | None = None) -> tuple[Any, Tab]:
     """A fresh context and page on ``base`` that blocks and records every outside request."""
     context = browser.new_context(
-        color_scheme="light", service_workers="block", viewport={"width": 1280, "height": 900}
+        color_scheme="light",
+        service_workers="block",
+        viewport=viewport or {"width": 1280, "height": 900},
     )
     page = context.new_page()
     tab = Tab(page=page, base=base)
@@ -159,6 +310,13 @@ OBSERVE_JS = """() => {
             width: img.naturalWidth,
         })),
         download: document.querySelector("a.btn-download-source-button")?.href ?? null,
+        // In-text citations, and the label each bibliography entry shows (by its id).
+        citations: Array.from(article.querySelectorAll(".bibtex-citation"), span => ({
+            text: span.innerText.trim(),
+            targets: Array.from(span.querySelectorAll("a[href]"), a => a.href),
+        })),
+        bibliography: Object.fromEntries(Array.from(article.querySelectorAll("div.citation"),
+            entry => [entry.id, entry.querySelector(".label")?.innerText.trim() ?? ""])),
         links: Array.from(document.querySelectorAll("a[href]"),
             a => [a.getAttribute("href"), a.href]),
         anchors: [
@@ -189,6 +347,19 @@ TRANSITIONS_DONE_JS = """async () => {
 }"""
 
 
+# The two widths a reader's screen has in these tests: a laptop, and a phone held upright.
+VIEWPORTS = {"1280": {"width": 1280, "height": 900}, "390": {"width": 390, "height": 844}}
+# A4 with 15 mm margins, in CSS pixels (96 per inch): the box the printed text must fit.
+PRINT_MARGIN = "15mm"
+# A full-page screenshot of a chapter takes 5-30 s (it rasterises 20 000 px): by default each
+# variant shows the first screen and the first figure; SCREENSHOTS=full adds whole pages at
+# 1280 px in the light theme, for a person reviewing every line.
+FULL_PAGE = os.environ.get("SCREENSHOTS", "").strip().lower() == "full"
+# The chapter printed to PDF (the others are laid out for print and measured only).
+PRINTED_CHAPTER = "book/05-sigmoid-logistic-regression"
+PRINT_TEXT = {"width": round((210 - 30) / 25.4 * 96), "height": round((297 - 30) / 25.4 * 96)}
+
+
 @dataclass
 class PageReport:
     """What a reader's browser showed of one page, observed once per session."""
@@ -199,15 +370,26 @@ class PageReport:
     screenshot: Path | None = None
     observed: dict = field(default_factory=dict)
     axe: dict[str, list[dict]] | None = None
+    #: per viewport ("1280", "390"): READER_JS and MEASURE_JS results, and the back-to-top check
+    layout: dict[str, dict] = field(default_factory=dict)
+    #: PRINT_JS on the page laid out for A4, plus the PDF's page count (chapters only)
+    printed: dict | None = None
+    screenshots: list[Path] = field(default_factory=list)
+
+
+def pdf_page_count(pdf: bytes) -> int:
+    """Pages of a PDF as Chromium writes it (one ``/Type /Page`` object per page)."""
+    return len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
 
 
 class Site:
     """Visits each page once per session, in its own fresh context, and keeps the report.
 
-    A visit loads the page (until the network is idle), waits for MathJax and the images,
-    saves a full-page screenshot, gathers the maths, images, links and anchors, runs axe-core
-    in the light and the dark theme, and records every console error and failed or outside
-    request on the way. The per-page tests then check one aspect of the report each.
+    One load per page, at 1280 px: screenshot (``FULL_PAGE``), maths, images, links, anchors
+    and widths, axe-core in the light and the dark theme (dark screenshot), a chapter laid out
+    for A4 print (``PRINTED_CHAPTER`` also printed to PDF); then the same page resized to
+    390 px is measured and shot in both themes. Every console error and failed or outside
+    request is recorded on the way. The per-page tests then check one aspect each.
     """
 
     def __init__(self, browser, base: str, screenshots: Path, axe_source: str | None) -> None:
@@ -226,32 +408,92 @@ class Site:
                 self._reports[page] = PageReport(page, False, [f"visit failed: {error}"])
         return self._reports[page]
 
+    def _shoot(self, tab: Tab, report: PageReport, variant: str, full_page=False) -> Path:
+        """Save what the reader sees: the whole page, or the first screen (cheaper)."""
+        path = self.screenshots / f"{report.page}@{variant}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tab.page.screenshot(
+            path=str(path), full_page=full_page, animations="disabled", timeout=120_000
+        )
+        report.screenshots.append(path)
+        return path
+
+    def _shoot_figure(self, tab: Tab, report: PageReport, variant: str) -> None:
+        """The first figure on its own, for pages whose first screen shows none."""
+        figure = tab.page.locator("article.bd-article div.cell_output img").first
+        if figure.count():
+            path = self.screenshots / f"{report.page}@{variant}-figure.png"
+            figure.screenshot(path=str(path), animations="disabled")
+            report.screenshots.append(path)
+
+    @staticmethod
+    def _scheme(tab: Tab, scheme: str) -> None:
+        """Switch the system preference, which the theme follows until the reader picks."""
+        tab.page.emulate_media(color_scheme=scheme)
+        tab.page.wait_for_function(f"() => document.documentElement.dataset.theme === {scheme!r}")
+        tab.page.evaluate(TRANSITIONS_DONE_JS)
+
     def _visit(self, page: str) -> PageReport:
+        """One page load: 1280 px light and dark, print (chapters), then 390 px (resized)."""
+        report = PageReport(page, served=True)
         context, tab = new_tab(self.browser, self.base)
         try:
             try:
                 tab.open(f"{page}.html", wait_until="networkidle")
             except AssertionError as error:
                 return PageReport(page, served=False, problems=[str(error)])
-            screenshot = self.screenshots / f"{page}.png"
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            tab.page.screenshot(path=str(screenshot), full_page=True)
-            observed = tab.page.evaluate(OBSERVE_JS)
-            axe = None
+            report.screenshot = self._shoot(tab, report, "1280-light", full_page=FULL_PAGE)
+            report.observed = tab.page.evaluate(OBSERVE_JS)
+            report.layout["1280"] = self._layout(tab)
             if self.axe_source is not None:
                 tab.page.add_script_tag(content=self.axe_source)
-                axe = {}
-                for scheme, options in AXE_OPTIONS.items():
-                    # The theme follows the system preference until the reader picks a mode.
-                    tab.page.emulate_media(color_scheme=scheme)
-                    tab.page.wait_for_function(
-                        f"() => document.documentElement.dataset.theme === {scheme!r}"
-                    )
-                    tab.page.evaluate(TRANSITIONS_DONE_JS)
-                    axe[scheme] = tab.page.evaluate(AXE_RUN_JS, options)
-            return PageReport(page, True, tab.problems(), screenshot, observed, axe)
+                report.axe = {}
+            for scheme, options in AXE_OPTIONS.items():
+                self._scheme(tab, scheme)
+                if report.axe is not None:
+                    report.axe[scheme] = tab.page.evaluate(AXE_RUN_JS, options)
+            self._shoot(tab, report, "1280-dark")
+            self._shoot_figure(tab, report, "1280-dark")
+            self._scheme(tab, "light")
+            if (ROOT / f"{page}.ipynb").is_file():
+                report.printed = self._print(tab, pdf=page == PRINTED_CHAPTER)
+            # A phone held upright: the same page, resized (as a reader's rotated tablet is).
+            tab.page.set_viewport_size(VIEWPORTS["390"])
+            tab.page.evaluate(TRANSITIONS_DONE_JS)
+            report.layout["390"] = self._layout(tab)
+            report.layout["390"]["back_to_top"] = tab.page.evaluate(BACK_TO_TOP_JS)
+            self._shoot(tab, report, "390-light")
+            self._scheme(tab, "dark")
+            self._shoot(tab, report, "390-dark")
+            report.problems += tab.problems()
         finally:
             context.close()
+        return report
+
+    @staticmethod
+    def _layout(tab: Tab) -> dict:
+        return {**tab.page.evaluate(READER_JS), "overflows": tab.page.evaluate(MEASURE_JS)}
+
+    @staticmethod
+    def _print(tab: Tab, pdf: bool) -> dict:
+        """Lay the page out as Chromium prints it on A4, measure it; print it to PDF if asked."""
+        tab.page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+        tab.page.set_viewport_size(PRINT_TEXT)
+        tab.page.emulate_media(media="print")
+        try:
+            printed = tab.page.evaluate(PRINT_JS)
+            if pdf:  # slow (seconds per chapter): one chapter stands for the others
+                document = tab.page.pdf(
+                    format="A4",
+                    margin={side: PRINT_MARGIN for side in ("top", "right", "bottom", "left")},
+                    print_background=False,
+                )
+                printed["pdf_pages"] = pdf_page_count(document)
+        finally:
+            tab.page.emulate_media(media="screen")
+            tab.page.set_viewport_size(VIEWPORTS["1280"])
+            tab.page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
+        return printed
 
     def anchors(self, url: str) -> frozenset[str] | None:
         """Ids and ``<a name>`` of a same-site ``url`` as rendered; ``None`` if not served."""

@@ -1,9 +1,10 @@
 """Every page of the table of contents (plus search and index), as a reader's browser shows it.
 
-Each page is visited once per session in a fresh browser context (``support.Site``): loaded
-from the local server until the network is idle, MathJax and images settled, screenshot saved
-to ``_build/screenshots/<page>.png`` for a person to review, axe-core run in the light and the
-dark theme. Each test below checks one aspect of that visit, so a failure names page and check.
+Each page is visited once per session (``support.Site``): loaded from the local server until
+the network is idle, MathJax and images settled, screenshots saved to
+``_build/screenshots/<page>@<width>-<theme>.png`` for a person to review, axe-core run in the
+light and the dark theme, laid out for print, resized to a phone. Each test below checks one
+aspect of that visit, so a failure names page and check.
 """
 
 from __future__ import annotations
@@ -13,11 +14,40 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from .support import site_pages
+from .support import PRINT_TEXT, ROOT, site_pages
 
 pytestmark = pytest.mark.browser
 
 PAGES = site_pages()
+CHAPTERS = [page for page in PAGES if (ROOT / f"{page}.ipynb").is_file()]
+# Printed text that only makes sense on a screen (sphinx-togglebutton's hints).
+SCREEN_ONLY = re.compile(r"Click to (?:hide|show)")
+# Chromium's page breaks waste some height (a figure or a heading pushed to the next page):
+# a print style that forces no break fills pages to at least 1 / PRINT_SLACK on average.
+PRINT_SLACK = 1.35
+# Until the chapters are reformatted (issue 13), some equations and code lines are too wide.
+# Strict: once a page fits, its xfail fails, and the page comes off the list below.
+NOT_YET_REFORMATTED = pytest.mark.xfail(
+    strict=True, reason="issue 13: chapters not yet reformatted"
+)
+TOO_WIDE_AT_1280 = {
+    "book/01-learning-as-optimisation",
+    "book/02-maximum-likelihood",
+    "book/03-negative-log-likelihood",
+    "book/04-cross-entropy-kl",
+    "book/05-sigmoid-logistic-regression",
+    "book/06-softmax-multiclass",
+    "book/07-numerical-stability",
+    "book/08-scoring-rules-calibration",
+}
+EQUATIONS_TOO_WIDE_AT_390 = set(TOO_WIDE_AT_1280)
+
+
+def _pages_except(failing: set[str]) -> list:
+    return [
+        pytest.param(page, marks=NOT_YET_REFORMATTED) if page in failing else page for page in PAGES
+    ]
+
 
 # TeX that MathJax should have turned into maths: display dollars, any control word, \( \[.
 RAW_TEX = re.compile(r"\$\$|\\[A-Za-z]+|\\[()\[\]]")
@@ -49,6 +79,10 @@ def test_maths_is_typeset(page, site):
     problems += [f"stray $ beside maths: {stray}" for stray in found["strays"]]
     problems += [f"not typeset by MathJax: {tex}" for tex in found["untypeset"]]
     problems += [f"MathJax error: {error}" for error in found["tex_errors"]]
+    for width, layout in visited(site, page).layout.items():
+        problems += [
+            f"undefined macro (red) at {width} px: {tex}" for tex in layout["undefined_macros"]
+        ]
     if found["maths"] and found["typeset"] < found["maths"]:
         problems.append(f"{found['maths']} maths elements, {found['typeset']} typeset")
     assert not problems, f"{page}: maths a reader cannot read:\n" + "\n".join(problems[:20])
@@ -95,3 +129,113 @@ def test_no_serious_accessibility_violation(page, site, axe_source):
         if v["impact"] in FAILING_IMPACTS
     ]
     assert not report, f"{page}: accessibility violations:\n" + "\n".join(report)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_figures_are_sharp(page, site):
+    """At 1280 px every figure has at least two image pixels per CSS pixel (retina)."""
+    figures = visited(site, page).layout["1280"]["figures"]
+    blurred = [
+        f"{image['src']}: {image['natural']} px wide, shown at {image['shown']:.0f} px"
+        for image in figures
+        if image["natural"] < 2 * image["shown"] - 0.5
+    ]
+    assert not blurred, f"{page}: figures blurred on a retina screen:\n" + "\n".join(blurred)
+
+
+def _overflows(site, page, width, kinds):
+    found = visited(site, page).layout[width]["overflows"]
+    return [
+        f"{item['kind']} needs {item['need']} px of {item['have']}: {item['text']}"
+        for item in found
+        if item["kind"] in kinds
+    ]
+
+
+@pytest.mark.parametrize("page", _pages_except(TOO_WIDE_AT_1280))
+def test_equations_and_code_fit_their_column_at_1280(page, site):
+    """No display equation, code cell or output is wider than the column on a laptop."""
+    wide = _overflows(site, page, "1280", {"equation", "code", "output"})
+    assert not wide, f"{page} at 1280 px: boxes wider than the column:\n" + "\n".join(wide)
+
+
+@pytest.mark.parametrize("page", _pages_except(EQUATIONS_TOO_WIDE_AT_390))
+def test_equations_fit_on_a_phone(page, site):
+    """No display equation is wider than the column at 390 px."""
+    wide = _overflows(site, page, "390", {"equation"})
+    assert not wide, f"{page} at 390 px: equations wider than the column:\n" + "\n".join(wide)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_phone_never_pans_sideways(page, site):
+    """At 390 px the page is no wider than the screen (long code names wrap)."""
+    layout = visited(site, page).layout["390"]
+    assert layout["page_width"] <= layout["viewport_width"], (
+        f"{page}: the page is {layout['page_width']} px wide on a "
+        f"{layout['viewport_width']} px screen; past the edge:\n" + "\n".join(layout["wide"])
+    )
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_back_to_top_covers_no_text(page, site):
+    """The "Back to top" button, once it shows on a phone, sits over no text of the page."""
+    covered = visited(site, page).layout["390"]["back_to_top"]
+    assert not covered, f"{page}: the back-to-top button covers:\n" + "\n".join(covered)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_citations_use_the_labels_of_the_bibliography(page, site):
+    """Each in-text citation shows the label of the bibliography entry it links to."""
+    citations = visited(site, page).observed["citations"]
+    problems = []
+    for citation in citations:
+        words = re.findall(r"\w+", citation["text"])
+        for target in citation["targets"]:
+            path, _, entry = target.partition("#")
+            labels = site.report(path.removeprefix(site.base).removesuffix(".html"))
+            label = labels.observed.get("bibliography", {}).get(entry)
+            if label is None:
+                problems.append(f"{citation['text']!r} links to no bibliography entry")
+                continue
+            want = re.findall(r"\w+", label)
+            if not any(words[i : i + len(want)] == want for i in range(len(words))):
+                problems.append(f"{citation['text']!r} cites an entry labelled {label!r}")
+    assert not problems, f"{page}: citations unlike the list:\n" + "\n".join(problems)
+
+
+def printed(site, page):
+    report = visited(site, page)
+    assert report.printed is not None, f"{page} was not printed"
+    return report.printed
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_print_keeps_every_line(page, site):
+    """On A4, nothing is cut at the margin or clipped inside a box."""
+    cut = printed(site, page)["cut"]
+    assert not cut, f"{page}: printed on A4, cut off:\n" + "\n".join(cut[:20])
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_print_fills_its_pages(page, site):
+    """No forced break, no unbreakable box taller than half a page; the PDF's pages are full."""
+    result = printed(site, page)
+    pages_of_text = result["height"] / PRINT_TEXT["height"]
+    assert not result["breaks"], f"{page}: page breaks forced or likely at {result['breaks']}"
+    if "pdf_pages" in result:  # the chapter printed to PDF
+        assert result["pdf_pages"] <= PRINT_SLACK * pages_of_text + 1, (
+            f"{page}: {result['pdf_pages']} A4 pages for {pages_of_text:.1f} pages of text"
+        )
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_print_reads_like_the_page(page, site):
+    """The printed chapter has its numbered title, no screen-only hints, no stray contents."""
+    result = printed(site, page)
+    title = visited(site, page).layout["1280"]["title"]
+    problems = [f"screen-only text: {m}" for m in sorted(set(SCREEN_ONLY.findall(result["text"])))]
+    if title not in result["headings"]:
+        problems.append(f"title {title!r} is not printed; headings: {result['headings'][:3]}")
+    if "Contents" in result["headings"]:
+        problems.append("a 'Contents' list is printed")
+    assert not problems, f"{page}: the print differs from the page:\n" + "\n".join(problems)

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 import nbformat
 import pytest
 
-from .support import ROOT, toc_pages
+from .support import ROOT, new_tab, toc_pages
 
 pytestmark = pytest.mark.browser
 
@@ -183,3 +183,61 @@ def test_every_chapter_offers_its_notebook(page, site):
     assert urlsplit(href).path.endswith(f"/_sources/{page}.ipynb"), href
     with urllib.request.urlopen(href, timeout=10) as response:
         check_notebook(page, response.read().decode("utf-8"))
+
+
+# The drawers below the desktop layout: the theme's two toggles and the dialogs they open.
+DRAWERS = {
+    "site navigation": (".primary-toggle", "#pst-primary-sidebar-modal", "nav.bd-docs-nav a"),
+    "contents": (".secondary-toggle", "#pst-secondary-sidebar-modal", "nav.page-toc a"),
+}
+
+
+@pytest.mark.parametrize("width", [390, 900])
+def test_phone_and_tablet_drawers_open(width, browser, site_url):
+    """At phone and tablet widths the menu and the contents buttons open a usable drawer."""
+    page = NOTEBOOK_PAGES[min(4, len(NOTEBOOK_PAGES) - 1)] if NOTEBOOK_PAGES else toc_pages()[0]
+    context, tab = new_tab(browser, site_url, {"width": width, "height": 844})
+    try:
+        tab.open(f"{page}.html")
+        for name, (button, drawer, links) in DRAWERS.items():
+            toggle = tab.page.locator(f"{button}:visible")
+            assert toggle.count() == 1, f"{width} px: {toggle.count()} visible {name} buttons"
+            toggle.click()
+            dialog = tab.page.locator(drawer)
+            dialog.wait_for(state="visible", timeout=5_000)
+            link = dialog.locator(links).first
+            assert link.is_visible(), f"{width} px: the {name} drawer shows no link"
+            link.click(trial=True, timeout=5_000)  # visible, enabled, not covered: clickable
+            tab.page.keyboard.press("Escape")
+            dialog.wait_for(state="hidden", timeout=5_000)
+        # A reader follows a chapter link from the menu.
+        tab.page.locator(".primary-toggle:visible").click()
+        target = tab.page.locator(f"{DRAWERS['site navigation'][1]} nav.bd-docs-nav a").last
+        href = target.get_attribute("href")
+        target.click()
+        tab.page.wait_for_url(f"**/{href}", timeout=10_000)
+        assert not tab.problems(), tab.problems()
+    finally:
+        context.close()
+
+
+# TeX a snippet would show raw: a control word, or \( \) \[ \] delimiters.
+RAW_TEX = re.compile(r"\\[A-Za-z]+|\\[()\[\]]")
+
+
+def test_search_finds_sections_with_readable_snippets(tab):
+    """ "softmax" leads to sections (not only pages), and no snippet shows raw TeX."""
+    tab.open("search.html?q=softmax")
+    read_results(tab)
+    tab.page.wait_for_timeout(500)  # snippets arrive after the list
+    results = tab.page.evaluate(
+        """() => Array.from(document.querySelectorAll("#search-results ul.search li"),
+            li => ({href: li.querySelector("a")?.href ?? "",
+                    snippet: li.querySelector("p.context")?.innerText ?? ""}))"""
+    )
+    sections = [r["href"] for r in results if urlsplit(r["href"]).fragment]
+    assert sections, f"no section-level hit among {[r['href'] for r in results]}"
+    raw = [r["snippet"][:120] for r in results if RAW_TEX.search(r["snippet"])]
+    assert not raw, "snippets with raw TeX:\n" + "\n".join(raw)
+    boxes = tab.page.locator("input[name=q]:visible, .search-button-field:visible").count()
+    assert boxes == 1, f"the search page shows {boxes} search boxes"
