@@ -55,3 +55,14 @@ def test_bibliography_entries_become_list_items():
     fixed = ext.citations_as_list_items(body)
     assert 'role="doc-biblioentry"' not in fixed
     assert fixed.count('role="listitem"') == 1
+
+
+def test_the_maths_stylesheet_lays_out_multi_line_displays():
+    """Regression: the stylesheet pass typeset displays as inline maths, so it had no rules for
+    tables, and every aligned or cases display was drawn on one line."""
+    ext = _load_extension()
+    display = r"\[\begin{aligned} a &= b \\ c &= d \end{aligned}\]"
+    page = ext._as_maths_element(display) + ext._as_maths_element(r"\(x\)")
+    typeset, css = ext.typeset_maths({"page.html": page}, {"tex": {}})
+    assert "<mjx-mtable" in typeset["page.html"]
+    assert "mjx-mtable" in css and "mjx-mtr" in css

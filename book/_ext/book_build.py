@@ -200,6 +200,17 @@ def typeset_maths(pages: dict[str, str], config: dict) -> tuple[dict[str, str], 
     return typeset, answer["css"]
 
 
+def _as_maths_element(tex: str) -> str:
+    """The element Sphinx writes for ``tex``: a span for inline maths, a div for a display.
+
+    Displays must be typeset as displays for the stylesheet too: only they hold the tables
+    (``aligned``, ``cases``) whose rules lay out one row under another.
+    """
+    if tex.startswith("\\["):
+        return f'<div class="math notranslate nohighlight">{tex}</div>'
+    return f'<span class="math notranslate nohighlight">{tex}</span>'
+
+
 def _prerender_maths(app: Sphinx, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -226,10 +237,7 @@ def _prerender_maths(app: Sphinx, exception) -> None:
     for name, text in typeset.items():
         (outdir / name).write_text(text, encoding="utf-8")
     # One stylesheet for the whole book: typeset every formula the book has, once, for it.
-    everything = {
-        name: "".join(f'<span class="math notranslate nohighlight">{t}</span>' for t in texs)
-        for name, texs in known.items()
-    }
+    everything = {name: "".join(map(_as_maths_element, texs)) for name, texs in known.items()}
     _, css = typeset_maths(everything, config)
     css += 'mjx-container[jax="CHTML"] {' + CONTAINER_STYLE.split('"')[1] + "}\n"
     css = _subset_maths_fonts(outdir / "_static", css)
