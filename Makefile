@@ -67,11 +67,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks tools book/_ext
-	$(BIN)/ruff format --check src tests benchmarks tools book/_ext
+	$(BIN)/ruff check src tests benchmarks tools book
+	$(BIN)/ruff format --check src tests benchmarks tools book
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks tools book/_ext
+	$(BIN)/ruff format src tests benchmarks tools book
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis .ruff_cache

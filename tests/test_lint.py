@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 
-PATHS = ["src", "tests", "benchmarks", "tools", "book/_ext"]
+PATHS = ["src", "tests", "benchmarks", "tools", "book"]
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
