@@ -148,10 +148,19 @@ REDUNDANT = (
 MJX_TEXCLASS = re.compile(r' data-mjx-texclass="[A-Z]+"')
 
 
+# A display wider than its column scrolls sideways; Tab must reach it so that a keyboard can
+# scroll it too (WCAG 2.1.1; axe: scrollable-region-focusable). MathJax in the browser made
+# every formula focusable for its menu; the pre-rendered displays keep that for themselves.
+DISPLAY_CONTAINER = '<mjx-container class="MathJax" jax="CHTML" display="true">'
+FOCUSABLE_DISPLAY = '<mjx-container class="MathJax" jax="CHTML" display="true" tabindex="0">'
+
+
 def compact(rendered: str) -> str:
-    """MathJax's output for one formula without the attributes listed in ``REDUNDANT``."""
+    """MathJax's output for one formula without the attributes listed in ``REDUNDANT``; a
+    display is made reachable by the keyboard."""
     for old, new in REDUNDANT:
         rendered = rendered.replace(old, new)
+    rendered = rendered.replace(DISPLAY_CONTAINER, FOCUSABLE_DISPLAY, 1)
     return MJX_TEXCLASS.sub("", rendered)
 
 

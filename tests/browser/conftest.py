@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from filelock import FileLock
 
 from .support import AXE, CHROMIUM, CHROMIUM_ARGS, IN_CI, ROOT, SCREENSHOTS, Site, new_tab
 
@@ -167,8 +168,16 @@ def tab(browser, site_url):
 @pytest.fixture(scope="session")
 def site(browser, site_url) -> Site:
     """Each page visited once per session (fresh context), with screenshots and axe-core."""
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)  # only this run's pages
-    SCREENSHOTS.mkdir(parents=True)
+    # Only this run's pages: cleared once per run, not by every xdist worker that visits pages
+    # (a second worker would delete the first one's screenshots).
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "single process")
+    SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(SCREENSHOTS.parent / ".screenshots.lock"):
+        stamp = SCREENSHOTS / ".run"
+        if not (stamp.exists() and stamp.read_text() == run):
+            if SCREENSHOTS.exists():
+                shutil.rmtree(SCREENSHOTS)
+            SCREENSHOTS.mkdir(parents=True)
+            stamp.write_text(run)
     axe = AXE.read_text(encoding="utf-8") if _axe_problem() is None else None
     return Site(browser, site_url, SCREENSHOTS, axe)
