@@ -32,10 +32,11 @@ def _mathjax_bundle() -> Path:
     return Path(mathjax.__file__).resolve().parent / "static" / "mathjax" / "es5" / "tex-chtml.js"
 
 
-def _object_at(source: str, start: int) -> str:
-    """The JavaScript object literal that opens at ``source[start] == '{'``."""
+def _code_characters(source: str, start: int):
+    """``(index, char, depth)`` for each character of JavaScript ``source`` from ``start`` that
+    lies outside a string literal, ``depth`` counting the brackets open after it."""
     depth, index, quote = 0, start, None
-    while True:
+    while index < len(source):
         char = source[index]
         if quote:
             if char == "\\":
@@ -44,32 +45,25 @@ def _object_at(source: str, start: int) -> str:
                 quote = None
         elif char in "\"'":
             quote = char
-        elif char in "{[(":
-            depth += 1
-        elif char in "}])":
-            depth -= 1
-            if depth == 0:
-                return source[start : index + 1]
+        else:
+            depth += (char in "{[(") - (char in "}])")
+            yield index, char, depth
         index += 1
+
+
+def _object_at(source: str, start: int) -> str:
+    """The JavaScript object literal that opens at ``source[start] == '{'``."""
+    for index, char, depth in _code_characters(source, start):
+        if depth == 0 and char in "}])":
+            return source[start : index + 1]
+    raise ValueError(f"no closing bracket for the object at {start}")
 
 
 def _top_level_keys(literal: str) -> set[str]:
     """The keys of an object literal (identifiers or strings), not those of nested objects."""
-    keys, depth, index, quote, token_start = set(), 0, 0, None, 1
-    while index < len(literal):
-        char = literal[index]
-        if quote:
-            if char == "\\":
-                index += 1
-            elif char == quote:
-                quote = None
-        elif char in "\"'":
-            quote = char
-        elif char in "{[(":
-            depth += 1
-        elif char in "}])":
-            depth -= 1
-        elif char == "," and depth == 1:
+    keys, token_start = set(), 1
+    for index, char, depth in _code_characters(literal, 0):
+        if char == "," and depth == 1:
             token_start = index + 1
         elif char == ":" and depth == 1 and token_start is not None:
             key = literal[token_start:index].strip()
@@ -77,7 +71,6 @@ def _top_level_keys(literal: str) -> set[str]:
                 key = key[1:-1]
             keys.add(key.lstrip("\\"))
             token_start = None
-        index += 1
     return keys
 
 
