@@ -15,7 +15,7 @@ NOTEBOOKS ?=
 JOBS ?= 2
 PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadscope
 
-.PHONY: help install book test portability lab outputs serve bench lint format clean distclean
+.PHONY: help install book test portability lab outputs serve bench mutants lint format clean distclean
 
 help:
 	@echo "make book      build the HTML book into _build/html from the stored outputs"
@@ -26,6 +26,7 @@ help:
 	@echo "make outputs   re-execute chapters in place (NOTEBOOKS='book/01-….ipynb' for some)"
 	@echo "make serve     serve _build/html on http://127.0.0.1:$(PORT)/"
 	@echo "make bench     accuracy and speed tables: nllkit vs numpy, scipy, torch"
+	@echo "make mutants   mutation audit: curated mistakes in nllkit against the library tests"
 	@echo "make lint      ruff check and format check;  make format  to apply the format"
 	@echo "make clean     remove build outputs;  make distclean  also removes .venv"
 
@@ -65,6 +66,10 @@ serve:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# Not part of make test: each mutant re-runs the library tests (tools/mutants.toml).
+mutants: $(STAMP)
+	$(BIN)/python tools/mutants.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks tools book
