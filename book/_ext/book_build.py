@@ -18,6 +18,7 @@ outputs stored in the notebooks, which nbval proves current in ``make test``.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import json
@@ -586,7 +587,33 @@ def _webp_figures(app: Sphinx, exception) -> None:
             page.write_text(new, encoding="utf-8")
 
 
+# --------------------------------------------------------------------------------------------
+# Our stylesheets and scripts: an edit to one is a change to every page.
+
+
+def _static_digest(app: Sphinx) -> str:
+    """A digest of every file in the project's html_static_path (reader.css, reader.js, ...)."""
+    digest = hashlib.sha256()
+    for entry in app.config.html_static_path:
+        root = Path(app.confdir, entry)
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _outdated_when_static_changed(app: Sphinx, env, added, changed, removed) -> list[str]:
+    # Sphinx copies html_static_path only when some page is written, and every page links our
+    # files with a content hash (?v=...), so after an edit to reader.css alone a no-change
+    # build left the old copy in _build. Rewrite every page when those files change.
+    digest = _static_digest(app)
+    if getattr(env, "book_static_digest", None) == digest:
+        return []
+    env.book_static_digest = digest
+    return sorted(env.found_docs)
+
+
 def setup(app: Sphinx) -> dict:
+    app.connect("env-get-outdated", _outdated_when_static_changed)
     app.connect("html-page-context", _fix_citation_roles)
     app.connect("html-page-context", _drop_mathjax_script)
     app.add_css_file(MATHS_CSS)
