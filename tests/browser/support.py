@@ -73,6 +73,22 @@ MEASURE_JS = """() => {
                       text: `${label.trim()} ${tex.trim().slice(0, 70)}`.trim()});
         }
     }
+    // Inline maths cannot break across lines: a long formula in running text runs past the
+    // right edge of its paragraph, where the reader loses the end of it.
+    for (const el of document.querySelectorAll('mjx-container:not([display="true"])')) {
+        const box = el.closest('p, li, dd, dt, td, th, figcaption, div, section');
+        if (!box || el.closest('.table-wrapper, pre')) continue;
+        const edge = box.getBoundingClientRect().right
+            - parseFloat(getComputedStyle(box).paddingRight);
+        const right = el.getBoundingClientRect().right;
+        if (right > edge + 1) {
+            const tex = el.querySelector('mjx-assistive-mml')?.textContent
+                || el.getAttribute('aria-label') || '';
+            out.push({kind: 'inline', need: Math.round(right - box.getBoundingClientRect().left),
+                      have: Math.round(edge - box.getBoundingClientRect().left),
+                      text: tex.trim().slice(0, 70)});
+        }
+    }
     for (const pre of document.querySelectorAll('div.cell pre, div.highlight pre')) {
         if (pre.scrollWidth > pre.clientWidth + 1) {
             const kind = pre.closest('.cell_output') ? 'output' : 'code';

@@ -153,15 +153,16 @@ def _overflows(site, page, width, kinds):
 
 @pytest.mark.parametrize("page", _pages_except(TOO_WIDE_AT_1280))
 def test_equations_and_code_fit_their_column_at_1280(page, site):
-    """No display equation, code cell or output is wider than the column on a laptop."""
-    wide = _overflows(site, page, "1280", {"equation", "code", "output"})
+    """No display equation, inline formula, code cell or output is wider than the column on a
+    laptop."""
+    wide = _overflows(site, page, "1280", {"equation", "inline", "code", "output"})
     assert not wide, f"{page} at 1280 px: boxes wider than the column:\n" + "\n".join(wide)
 
 
 @pytest.mark.parametrize("page", _pages_except(EQUATIONS_TOO_WIDE_AT_390))
 def test_equations_fit_on_a_phone(page, site):
-    """No display equation is wider than the column at 390 px."""
-    wide = _overflows(site, page, "390", {"equation"})
+    """No display equation, and no inline formula, is wider than the column at 390 px."""
+    wide = _overflows(site, page, "390", {"equation", "inline"})
     assert not wide, f"{page} at 390 px: equations wider than the column:\n" + "\n".join(wide)
 
 
