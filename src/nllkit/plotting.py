@@ -61,6 +61,8 @@ def use_book_style() -> None:
     mode), the colour-blind-safe Okabe–Ito palette, light grid lines and no top or right spine.
     In a Jupyter kernel, figures are stored at twice their displayed resolution ("retina").
 
+    Called in the first cell of every chapter, from :ref:`chapter-learning-as-optimisation` on.
+
     Returns
     -------
     None

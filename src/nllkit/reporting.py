@@ -43,6 +43,9 @@ def portable_format(
     amplifies rounding (a non-convex run's final loss, a step count found by thresholding)
     should not be printed at all but asserted against a derived bound (``CONTRIBUTING.md``).
 
+    Used for every rounded number a chapter prints, from :ref:`chapter-learning-as-optimisation`
+    on.
+
     Parameters
     ----------
     value : real number

@@ -22,6 +22,8 @@ def seed(value: int = 0, *, torch_threads: int = 1) -> np.random.Generator:
     last bits of a printed number); and returns a fresh ``numpy.random.Generator`` seeded with
     ``value`` — the generator the chapters draw from.
 
+    Called in the first cell of every chapter, from :ref:`chapter-learning-as-optimisation` on.
+
     Parameters
     ----------
     value : int
