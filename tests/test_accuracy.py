@@ -327,3 +327,94 @@ def test_subnormal_tail_is_rounded_once():
     assert nk.ulp_distance(nk.logsumexp(rows), ref).max() <= 1
     top = nk.log_softmax(rows)[:, 0]
     assert nk.ulp_distance(top, nk.mp_log_softmax(rows)[:, 0]).max() <= 1
+
+
+def scaled_tail_rows():
+    r"""float64 rows sent to the scaled re-summation (a tail below ``_TINY_TAIL`` = 1e-290) on
+    both sides of the smallest normal number :math:`2^{-1022}`: a leader at 0 and
+
+    * one other logit at -745 to -668, so the tail is one term from a subnormal
+      :math:`4.9\cdot 10^{-324}` up to :math:`10^{-290}`, through the binades
+      :math:`[2^{-1022}, 2^{-1019})` just above the smallest normal;
+    * 999 others at -716 to -705: each term subnormal or barely normal, their sum a normal
+      number of about :math:`10^{-307}` (a tail made of subnormal terms that is not itself
+      subnormal).
+    """
+    rng = _rng(17)
+    one = np.zeros((400, 2))
+    one[:, 1] = rng.uniform(-745, -668, 400)
+    many = np.zeros((12, 1000))
+    many[:, 1:] = rng.uniform(-716, -705, (12, 999))
+    return one, many
+
+
+def test_scaled_tails_are_correctly_rounded():
+    r"""The tails re-summed in double-double and scaled by :math:`2^{1010}` are the correctly
+    rounded tail (the docstring of ``_scaled_tail``: off by 1 ULP only within :math:`2^{-90}`
+    relative of a rounding boundary, which none of these seeded rows is). For a leader at 0,
+    :math:`\operatorname{LSE} = \operatorname{log1p}(\text{tail})`, which rounds as the tail
+    does (:math:`\text{tail}^2/2` is :math:`10^{-289}` of it), and the leader's
+    log-probability is :math:`-\text{tail}`, so each is asserted exact (0 ULP) — also above
+    the smallest normal, where only summing the scaled terms keeps a sum of subnormal
+    terms correctly rounded."""
+    for rows in scaled_tail_rows():
+        ref = nk.mp_logsumexp(rows)
+        assert np.all(ref < 1e-290)
+        assert nk.ulp_distance(nk.logsumexp(rows), ref).max() == 0
+        top = nk.log_softmax(rows)[:, 0]
+        assert nk.ulp_distance(top, -ref).max() == 0
+        loss = nk.cross_entropy(rows, np.zeros(len(rows), dtype=int), reduction="none")
+        assert nk.ulp_distance(loss, ref).max() == 0
+
+
+def test_cross_entropy_with_probabilities_that_sum_to_one_within_the_tolerance():
+    r"""Probability targets may sum to :math:`1 \pm 10^{-6}` (the module's tolerance), and
+    the loss is then :math:`L\sum_j p_j + \sum_j p_j(m - z_j)`, not :math:`L + \dots`: its
+    bound (4 ULP against the reference, which uses :math:`\sum_j p_j` too) holds there as
+    well. Dropping the factor is an error of :math:`L\cdot 9\cdot 10^{-7}`, which is
+    thousands of ULP of the loss wherever :math:`L` is not tiny."""
+    rows = row_grid(np.float64)
+    rows = rows[np.isfinite(rows).all(axis=1)]
+    rng = _rng(18)
+    p = rng.dirichlet(np.ones(rows.shape[1]), len(rows))
+    p /= p.sum(axis=1, keepdims=True)
+    p *= 1 + rng.choice([-9e-7, 9e-7], (len(rows), 1))
+    ours = nk.cross_entropy(rows, p, reduction="none")
+    check("cross_entropy", np.float64, ours, nk.mp_cross_entropy(rows, p), rows)
+    # the reference itself: L sum_j p_j + sum_j p_j (m - z_j), written out at 200 digits
+    mpmath = pytest.importorskip("mpmath")
+    with mpmath.workdps(200):
+        for z, t in zip(rows[:5], p[:5], strict=True):
+            lse = mpmath.log(mpmath.fsum(mpmath.exp(mpmath.mpf(v)) for v in z))
+            terms = zip(z, t, strict=True)
+            exact = mpmath.fsum(mpmath.mpf(w) * (lse - mpmath.mpf(v)) for v, w in terms)
+            assert nk.mp_cross_entropy(z[None], t[None])[0] == float(exact)
+
+
+#: Logits d (float64) whose e^d lies above a midpoint (n + 1/2) 2^-1074 between two subnormal
+#: numbers, with n even, by less than 2^-54 relative: found by a search over every even n
+#: below 40000 and the three floats nearest log((n + 1/2) 2^-1074), with mpmath at 200 bits.
+TIE_LOGITS = [
+    -735.0277299218443,
+    -734.8160006968799,
+    -734.4261840742347,
+    -734.3813556988296,
+    -734.341408286615,
+    -734.297547783529,
+    -733.8656188933439,
+]
+
+
+def test_a_subnormal_tail_just_above_a_midpoint_rounds_up():
+    r"""The last step of ``_scaled_tail``: the double-double sum :math:`S_h + S_l` of the scaled
+    tail has :math:`S_h` *exactly* on the midpoint here (the excess is below half an ULP of
+    :math:`S_h`), so ``ldexp`` alone rounds it to the even neighbour :math:`n\,2^{-1074}`;
+    only the exact remainder :math:`S_l` says that the tail lies above the midpoint and
+    rounds to :math:`(n + 1)\,2^{-1074}`, the correctly rounded value (the mpmath reference
+    agrees)."""
+    rows = np.array([[0.0, d] for d in TIE_LOGITS])
+    ref = nk.mp_logsumexp(rows)
+    n = ref / np.finfo(np.float64).smallest_subnormal
+    assert np.all(n % 2 == 1)  # the correct result is the odd neighbour
+    assert nk.ulp_distance(nk.logsumexp(rows), ref).max() == 0
+    assert nk.ulp_distance(nk.log_softmax(rows)[:, 0], -ref).max() == 0

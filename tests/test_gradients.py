@@ -230,3 +230,21 @@ def test_gaussian_nll_grad_vanishes_at_the_maximum_likelihood_estimate():
     d_mean, d_var = gaussian_nll_grad(y, y + 0.5, np.array([0.25, 0.25]), reduction="none")
     np.testing.assert_allclose(d_var, 0.0, atol=1e-15)  # sigma^2 = (y - mu)^2
     np.testing.assert_allclose(d_mean, 0.5 / 0.25)
+
+
+def test_cross_entropy_grad_for_targets_that_sum_to_one_within_the_tolerance():
+    r"""The docstring: the factor :math:`\sum_j p_j` makes ``softmax(z) * sum(p) - p`` the exact
+    derivative even for probability targets that sum to 1 only within the tolerance
+    (:math:`10^{-6}`). torch autograd of :math:`-\sum_j p_j \log\operatorname{softmax}(z)_j`
+    is the independent computation; without the factor the gradient is off by
+    :math:`9\cdot 10^{-7}\operatorname{softmax}(z)`, far beyond the 1e-12 of these checks."""
+    rng = _rng()
+    z = rng.normal(0, 3, (8, 5))
+    p = rng.dirichlet(np.ones(5), 8)
+    p /= p.sum(axis=1, keepdims=True)
+    p *= 1 + rng.choice([-9e-7, 9e-7], (8, 1))
+    for reduction in REDUCTIONS:
+        (expected,) = _autograd(
+            lambda zt, r=reduction: F.cross_entropy(zt, torch.from_numpy(p), reduction=r), z
+        )
+        _assert_autograd_close(cross_entropy_grad(z, p, reduction=reduction), expected)

@@ -261,3 +261,30 @@ def test_kl_broadcasts_over_batches():
     p = np.array([[0.2, 0.8], [0.5, 0.5]])
     q = np.array([0.5, 0.5])
     assert kl_divergence(p, q).shape == (2,)
+
+
+def test_entropy_of_a_certain_outcome_is_plus_zero():
+    r"""Every term :math:`-p_j\log p_j` of a one-hot vector is :math:`-0.0`, and so is their
+    sum: the returned :math:`H(p) \ge 0` is ``+0.0``, which a chapter prints as ``0.0``, not
+    ``-0.0``."""
+    h = entropy(np.eye(4))
+    assert np.all(h == 0.0)
+    assert not np.any(np.signbit(h))
+    assert f"{entropy([0.0, 1.0]):.1f}" == "0.0"
+
+
+def test_kl_is_never_negative_where_rounding_would_make_it_so():
+    r"""The docstring: a negative sum can only come from rounding and is returned as 0, so
+    :math:`\mathrm{KL} \ge 0` always. Pairs :math:`q = p(1 + \epsilon_j)`, renormalised, with
+    :math:`\epsilon` of order :math:`10^{-13}` have a true KL of order :math:`10^{-26}`, far
+    below the rounding of the terms (:math:`10^{-17}`), so about half of the unclamped sums
+    come out negative; every returned value must be :math:`\ge 0`."""
+    rng = np.random.default_rng(21)
+    p = rng.dirichlet(np.ones(6), 400)
+    q = p * (1 + rng.uniform(-1e-13, 1e-13, p.shape))
+    q /= q.sum(axis=1, keepdims=True)
+    kl = kl_divergence(p, q)
+    assert np.all(kl >= 0.0)
+    with np.errstate(divide="ignore"):
+        unclamped = (p * np.log(p / q)).sum(axis=1)
+    assert np.mean(unclamped < 0) > 0.2  # the grid does reach negative rounded sums

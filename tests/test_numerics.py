@@ -298,3 +298,19 @@ def test_axis_functions_span_several_blocks():
     lse = logsumexp(x)
     np.testing.assert_allclose(log_softmax(x), x - lse[:, None], rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(softmax(x).sum(axis=1), 1.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("func", [*ELEMENTWISE, logit])
+def test_float16_becomes_float32(func):
+    """The module docstring: float16 becomes float32 (it is evaluated in float64 and
+    rounded once to float32, never to float16)."""
+    x = np.array([0.25, 0.5, 0.75], dtype=np.float16)
+    out = func(x)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, func(x.astype(np.float32)))
+
+
+@pytest.mark.parametrize("func", AXIS_FUNCS)
+def test_axis_functions_float16_becomes_float32(func):
+    x = np.array([[0.25, -1.5, 3.0]], dtype=np.float16)
+    assert func(x).dtype == np.float32

@@ -78,8 +78,14 @@ def finite_difference_gradient(
     when :math:`h \propto \varepsilon^{1/3}`, which leaves a relative error of about
     :math:`\varepsilon^{2/3} \approx 4 \cdot 10^{-11}` for well-scaled ``f``. Scaling by
     :math:`\max(1, |x_i|)` keeps the step meaningful for large coordinates. Each step is then
-    replaced by :math:`(x_i + h_i) - x_i`, so that the two evaluation points lie exactly
-    :math:`2 h_i` apart in floating point.
+    replaced by :math:`(x_i + h_i) - x_i`, so that :math:`x_i + h_i` is exact and the two
+    evaluation points lie exactly :math:`2 h_i` apart in floating point — except where
+    :math:`x_i + h_i` moves into a binade of finer spacing than :math:`x_i - h_i` (a negative
+    :math:`x_i` within :math:`h_i` above a power of two in magnitude, such as -1), where
+    :math:`x_i - h_i` is rounded, by at most
+    :math:`\tfrac12\mathrm{ulp}(x_i)`: a relative error of
+    :math:`\mathrm{ulp}(x_i)/(4h_i) \approx 10^{-11}` in the quotient, below the method's
+    :math:`\varepsilon^{2/3}` (measured in ``tests/test_checking.py``).
 
     Used in :ref:`chapter-numerical-stability` and wherever a chapter checks a derived gradient.
 
@@ -126,7 +132,7 @@ def finite_difference_gradient(
             ) from None
         if not np.all(np.isfinite(h) & (h > 0)):
             raise ValueError(f"step must be positive and finite, got {step!r}")
-    h = (x64 + h) - x64  # representable step: x + h and x - h are exactly 2h apart
+    h = (x64 + h) - x64  # representable step: x + h exact, x - h too (but see above)
 
     def value(point: np.ndarray) -> float:
         out = f(point)
