@@ -172,3 +172,31 @@ def test_log1p_dd():
     ours = acc.log1p_dd(th, tl)
     assert ours[0][-4] == 0.0
     assert _worst_relative(ours, exact) < 2**-88
+
+
+def _assert_normalised(hi, lo):
+    """A double-double is an unevaluated sum with :math:`|x_l| \\le \\frac12\\mathrm{ulp}(x_h)`
+    (the module docstring): without it the pair carries fewer than 106 bits, and the next
+    Fast2Sum, whose ordering condition it provides, may not be exact."""
+    hi, lo = np.asarray(hi), np.asarray(lo)
+    assert np.all(np.abs(lo) <= np.spacing(np.abs(hi)) / 2)
+
+
+def test_every_double_double_result_is_normalised(arguments):
+    rng = np.random.default_rng(6)
+    xh, xl = _dd(rng, 500)
+    yh, yl = _dd(rng, 500)
+    yh[:100], yl[:100] = -xh[:100], -xl[:100] * (1 + 2.0**-20)  # cancellation
+    _assert_normalised(*acc.dd_add(xh, xl, yh, yl))
+    _assert_normalised(*acc.dd_add_d(xh, xl, yh))
+    _assert_normalised(*acc.dd_mul(xh, xl, yh, yl))
+    _assert_normalised(*acc.dd_sum(np.abs(xh).reshape(5, 100), np.abs(xl).reshape(5, 100)))
+    ah, al, _ = arguments
+    keep = ah > -669
+    _assert_normalised(*acc.exp_dd(ah[keep], al[keep]))
+    mh, ml, _ = acc.exp_parts(ah, al)
+    _assert_normalised(mh, ml)
+    small = np.abs(ah) <= 36
+    _assert_normalised(*acc.expm1_dd(ah[small], al[small]))
+    th = np.exp(rng.uniform(-60, 34, 300))
+    _assert_normalised(*acc.log1p_dd(th, th * rng.uniform(-1, 1, th.size) * 2.0**-53))

@@ -51,3 +51,20 @@ def test_book_style_uses_the_palette_and_white_figures():
     assert [c.lower() for c in colors] == [c.lower() for c in nllkit.BOOK_COLORS]
     assert mpl.colors.to_hex(mpl.rcParams["figure.facecolor"]) == "#ffffff"
     assert mpl.rcParams["axes.spines.top"] is False
+
+
+def test_seed_uses_its_value_for_every_generator():
+    """Each generator is seeded with ``value`` itself (not a constant): the draws after
+    ``seed(v)`` are those of the generator's own seeding with ``v``, and differ between
+    two values."""
+    for value in (3, 4):
+        nllkit.seed(value)
+        ours = (random.random(), np.random.random(), torch.rand(1).item())  # noqa: NPY002
+        random.seed(value)
+        np.random.seed(value)  # noqa: NPY002
+        torch.manual_seed(value)
+        assert ours == (random.random(), np.random.random(), torch.rand(1).item())  # noqa: NPY002
+    nllkit.seed(3)
+    three = torch.rand(3)
+    nllkit.seed(4)
+    assert not torch.equal(three, torch.rand(3))
