@@ -246,3 +246,11 @@ def test_axis_not_an_int(func):
 def test_axis_functions_reject_scalars(func):
     with pytest.raises(ValueError, match=rf"{func.__name__}: x is a scalar"):
         func(3.0)
+
+
+@pytest.mark.parametrize("func", [nllkit.logsumexp, nllkit.softmax, nllkit.log_softmax, entropy])
+def test_axis_that_is_a_bool_is_rejected(func):
+    """``True`` is an int to Python, but ``axis=True`` is a mistake (a flag passed in the
+    wrong place), not the axis 1: it raises like any other non-integer axis."""
+    with pytest.raises(TypeError, match=rf"{func.__name__}: axis=True must be an int"):
+        func(np.full((2, 2), 0.5), axis=True)

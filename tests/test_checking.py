@@ -648,3 +648,16 @@ def test_the_mutant_list_matches_the_library():
     assert module.SRC.resolve() == Path(nllkit.__file__).resolve().parent
     problems = module.check_all(module.load())
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_ulp_distance_between_any_two_nans_is_zero(dtype):
+    """The docstring: 0 where both are NaN, whatever their sign bits and payloads (a NaN made
+    by ``inf - inf`` on x86 has its sign bit set, numpy's ``nan`` does not), although their
+    bit patterns lie far apart."""
+    nan = np.array([np.nan], dtype=dtype)
+    int_type = {np.float16: np.int16, np.float32: np.int32, np.float64: np.int64}[dtype]
+    payload = (nan.view(int_type) | 1).view(dtype)  # another quiet NaN
+    for other in (-nan, payload, -payload):
+        assert np.isnan(other).all()
+        assert ulp_distance(nan, other)[0] == 0.0
