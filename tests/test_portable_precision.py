@@ -70,18 +70,19 @@ def cancelling_rows(eps, n=60, k=6):
     return z - lse * (1 + rng.uniform(-eps, eps, (n, 1)))
 
 
-@pytest.mark.parametrize("eps", [1e-1, 1e-3, 1e-5, 1e-7, 1e-9])
+@pytest.mark.parametrize("eps", [1e-1, 1e-3, 1e-5, 1e-7, 1e-9, 1e-11, 1e-13])
 def test_cancelling_logsumexp_is_rounded_once(platform, eps):
     r"""Where :math:`m + L` cancels (:math:`|\mathrm{LSE}| < |m|/2`, the rows the logsumexp
     docstring sends to double-double), the result is within :math:`\frac12 + \kappa 2^{-42}`
     ULP (the double-double :math:`L` is within :math:`2^{-95}` of itself), which is at most
     1 ULP for every :math:`\kappa` below :math:`2^{41} \approx 2\cdot 10^{12}`; the grid
-    reaches :math:`\kappa \approx 10^{10}`. The other rows keep the general bound, 3 ULP."""
+    reaches :math:`\kappa \approx 2\cdot 10^{14}` (the docstring's "measured ≤ 1 ULP up to
+    :math:`\kappa = 10^{14}`"), where the derived bound allows 45 ULP and 1 is asserted. The
+    other rows keep the general bound, 3 ULP."""
     z = cancelling_rows(eps)
     ref = nk.mp_logsumexp(z)
     kappa = _condition(z, ref)
     assert kappa.max() > 1 / eps  # the rows are as ill-conditioned as intended
-    assert kappa.max() < 2.0**41
     d = nk.ulp_distance(nk.logsumexp(z), ref)
     cancels = np.abs(ref) < 0.5 * np.abs(z.max(axis=1))
     assert cancels.sum() >= 10

@@ -281,13 +281,13 @@ def run_all(
         time.sleep(0.2)
         for pid in list(running):
             m, scratch, path, pristine, began = running[pid]
-            done, status = os.waitpid(pid, os.WNOHANG)
+            finished, status = os.waitpid(pid, os.WNOHANG)
             elapsed = time.monotonic() - began
-            if not done and elapsed > timeout:
+            if not finished and elapsed > timeout:
                 os.kill(pid, 9)
                 os.waitpid(pid, 0)
                 m.result, m.killer = "timeout", f"(no result within {timeout:.0f} s)"
-            elif done:
+            elif finished:
                 code = os.waitstatus_to_exitcode(status)
                 m.result, m.killer = outcome(code, scratch / "mutant.log")
             else:
@@ -397,7 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="parallel scratch copies (1)")
     parser.add_argument("--with-notebooks", action="store_true", help="nbval for survivors")
     parser.add_argument(
-        "--no-baseline", action="store_true", help="skip the unmutated run (with --only)"
+        "--no-baseline",
+        action="store_true",
+        help="skip the unmutated run (with --only or --resume)",
     )
     parser.add_argument(
         "--resume",
@@ -448,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     scratches = [make_scratch() for _ in range(jobs)]
     preload()
     try:
-        base = 0.0 if args.no_baseline and args.only else run_baseline(scratches[0], modules)
+        skip = args.no_baseline and (args.only or args.resume)
+        base = 0.0 if skip else run_baseline(scratches[0], modules)
         timeout = max(120.0, 4 * base) if base else 900.0
         print(f"mutants: baseline {base:.0f} s, {len(mutants)} mutants, timeout {timeout:.0f} s")
         start = time.monotonic()
