@@ -166,7 +166,7 @@ def tab(browser, site_url):
 
 
 @pytest.fixture(scope="session")
-def site(browser, site_url) -> Site:
+def site(browser, site_url, built_site) -> Site:
     """Each page visited once per session (fresh context), with screenshots and axe-core."""
     # Only this run's pages: cleared once per run, not by every xdist worker that visits pages
     # (a second worker would delete the first one's screenshots).
@@ -180,4 +180,4 @@ def site(browser, site_url) -> Site:
             SCREENSHOTS.mkdir(parents=True)
             stamp.write_text(run)
     axe = AXE.read_text(encoding="utf-8") if _axe_problem() is None else None
-    return Site(browser, site_url, SCREENSHOTS, axe)
+    return Site(browser, site_url, built_site, SCREENSHOTS, axe)

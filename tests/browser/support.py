@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import html.parser
 import os
 import re
 import urllib.error
@@ -342,12 +344,44 @@ OBSERVE_JS = """() => {
     };
 }"""
 
-# axe-core's violations as plain data.
-AXE_RUN_JS = """async (options) => (await axe.run(document, options))
-    .violations.map(v => ({
-        id: v.id, impact: v.impact, help: v.help, url: v.helpUrl,
-        nodes: v.nodes.map(n => n.target.join(" ")),
-    }))"""
+# axe-core's violations as plain data, on the page with its repeats set aside.
+#
+# A chapter is mostly code cells and maths, and most of axe's time (about two thirds of a
+# chapter's whole visit) went to checking the same markup again and again: every code cell
+# is the same box with the same token colours, and MathJax's glyphs (aria-hidden, drawn by
+# CSS) repeat one structure per formula. What a reader's contrast depends on is the pair of
+# colours, the text size and the box around it; so a code box is checked if it shows a token
+# class (in its kind of box) that no earlier box showed, and one formula is kept per colour
+# and kind of box. The others are detached while axe runs and put back in place after.
+AXE_RUN_JS = """async (options) => {
+    const box = el => {
+        const around = el.closest('.admonition, .cell_output, details, table, figure');
+        return around ? around.tagName + '.' + [...around.classList].sort().join('.') : 'page';
+    };
+    const seen = new Set(), held = [];
+    for (const pre of document.querySelectorAll('article.bd-article pre')) {
+        const where = box(pre);
+        const keys = [where, ...Array.from(pre.querySelectorAll('[class]'),
+            token => where + ' ' + token.className)];
+        if (keys.some(key => !seen.has(key))) keys.forEach(key => seen.add(key));
+        else held.push(pre);
+    }
+    for (const maths of document.querySelectorAll('mjx-container > mjx-math')) {
+        const key = 'maths ' + box(maths) + ' ' + getComputedStyle(maths).color;
+        if (seen.has(key)) held.push(maths);
+        else seen.add(key);
+    }
+    const places = held.map(el => [el, el.parentNode, el.nextSibling]);
+    held.forEach(el => el.remove());
+    try {
+        return (await axe.run(document, options)).violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help, url: v.helpUrl,
+            nodes: v.nodes.map(n => n.target.join(" ")),
+        }));
+    } finally {
+        places.reverse().forEach(([el, parent, next]) => parent.insertBefore(el, next));
+    }
+}"""
 # The full rule set in the light theme; the dark theme changes colours only.
 AXE_OPTIONS = {
     "light": {"resultTypes": ["violations"]},
@@ -398,6 +432,59 @@ def pdf_page_count(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
 
 
+class _StaticPage(html.parser.HTMLParser):
+    """What the built HTML file of a page holds, without a browser: its anchors (ids and
+    ``<a name>``), its bibliography labels by entry id, and its notebook download link."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.anchors: set[str] = set()
+        self.bibliography: dict[str, str] = {}
+        self.download: str | None = None
+        self._entry: str | None = None  # id of the div.citation being read
+        self._label: list[str] | None = None  # text of its span.label, while inside it
+        self._depth = 0  # open elements inside that span
+
+    def handle_starttag(self, tag, attrs) -> None:
+        attributes = dict(attrs)
+        classes = (attributes.get("class") or "").split()
+        for name in ("id", "name") if tag == "a" else ("id",):
+            if attributes.get(name):
+                self.anchors.add(attributes[name])
+        if tag == "div" and "citation" in classes:
+            self._entry = attributes.get("id")
+        elif self._label is not None:
+            self._depth += 1
+        elif tag == "span" and "label" in classes and self._entry:
+            self._label, self._depth = [], 0
+        if tag == "a" and "btn-download-source-button" in classes and self.download is None:
+            self.download = attributes.get("href")
+
+    def handle_endtag(self, tag) -> None:
+        if self._label is None:
+            return
+        if self._depth:
+            self._depth -= 1
+            return
+        self.bibliography[self._entry] = "".join(self._label).strip()
+        self._label, self._entry = None, None
+
+    def handle_data(self, data) -> None:
+        if self._label is not None:
+            self._label.append(data)
+
+
+@functools.cache
+def static_page(html_file: Path) -> _StaticPage | None:
+    """The built page as written (``None`` if the build has no such file)."""
+    if not html_file.is_file():
+        return None
+    page = _StaticPage()
+    page.feed(html_file.read_text(encoding="utf-8"))
+    page.close()
+    return page
+
+
 class Site:
     """Visits each page once per session, in its own fresh context, and keeps the report.
 
@@ -408,9 +495,12 @@ class Site:
     request is recorded on the way. The per-page tests then check one aspect each.
     """
 
-    def __init__(self, browser, base: str, screenshots: Path, axe_source: str | None) -> None:
+    def __init__(
+        self, browser, base: str, html: Path, screenshots: Path, axe_source: str | None
+    ) -> None:
         self.browser = browser
         self.base = base
+        self.html = html
         self.screenshots = screenshots
         self.axe_source = axe_source
         self._reports: dict[str, PageReport] = {}
@@ -511,14 +601,22 @@ class Site:
             tab.page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
         return printed
 
+    def built(self, page: str) -> _StaticPage | None:
+        """The built HTML of ``page`` as written, read without a browser."""
+        return static_page(self.html / f"{page}.html")
+
     def anchors(self, url: str) -> frozenset[str] | None:
-        """Ids and ``<a name>`` of a same-site ``url`` as rendered; ``None`` if not served."""
+        """Ids and ``<a name>`` of a same-site ``url``; ``None`` if not served.
+
+        Read from the built HTML, not from a visit: each xdist worker visits only its own
+        pages, and the theme's scripts add no anchor that a link of the book targets.
+        """
         path = urlsplit(url).path.removeprefix(urlsplit(self.base).path)
         if path == "" or path.endswith("/"):
             path += "index.html"
         if path.endswith(".html"):
-            report = self.report(path.removesuffix(".html"))
-            return frozenset(report.observed.get("anchors", ())) if report.served else None
+            built = self.built(path.removesuffix(".html"))
+            return frozenset(built.anchors) if built is not None else None
         # A download (.ipynb, .png, …): it only has to be served.
         if path not in self._downloads:
             try:

@@ -42,12 +42,6 @@ TOO_WIDE_AT_1280 = {
 EQUATIONS_TOO_WIDE_AT_390 = {*TOO_WIDE_AT_1280, "book/08-scoring-rules-calibration"}
 
 
-def _pages_except(failing: set[str]) -> list:
-    return [
-        pytest.param(page, marks=NOT_YET_REFORMATTED) if page in failing else page for page in PAGES
-    ]
-
-
 # TeX that MathJax should have turned into maths: display dollars, any control word, \( \[.
 RAW_TEX = re.compile(r"\$\$|\\[A-Za-z]+|\\[()\[\]]")
 
@@ -61,16 +55,14 @@ def visited(site, page):
     return report
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_page_loads_cleanly(page, site):
+def check_page_loads_cleanly(page, site):
     """No console error, no failed request, nothing fetched from outside; screenshot saved."""
     report = visited(site, page)
     assert report.screenshot.stat().st_size > 0, f"{page}: empty screenshot"
     assert not report.problems, f"{page}:\n" + "\n".join(report.problems)
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_maths_is_typeset(page, site):
+def check_maths_is_typeset(page, site):
     """Every maths element holds MathJax output, with no TeX error and no raw TeX in the text."""
     found = visited(site, page).observed
     lines = found["text"].splitlines()
@@ -87,8 +79,7 @@ def test_maths_is_typeset(page, site):
     assert not problems, f"{page}: maths a reader cannot read:\n" + "\n".join(problems[:20])
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_figures_load_and_have_alt_text(page, site):
+def check_figures_load_and_have_alt_text(page, site):
     """Every image has loaded (natural width > 0) and has a non-empty alt text."""
     images = visited(site, page).observed["images"]
     problems = [f"did not load: {image['src']}" for image in images if image["width"] == 0]
@@ -96,8 +87,7 @@ def test_figures_load_and_have_alt_text(page, site):
     assert not problems, f"{page}: images that fail a reader:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_links_and_cross_references_resolve(page, site):
+def check_links_and_cross_references_resolve(page, site):
     """Every same-site link reaches a served page, and its fragment an element of that page."""
     links = visited(site, page).observed["links"]
     broken = []
@@ -115,8 +105,7 @@ def test_links_and_cross_references_resolve(page, site):
     assert not broken, f"{page}: broken links:\n" + "\n".join(sorted(set(broken)))
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_no_serious_accessibility_violation(page, site, axe_source):
+def check_no_serious_accessibility_violation(page, site):
     """axe-core finds no serious or critical violation (nor a contrast one in dark mode)."""
     axe = visited(site, page).axe
     assert axe is not None, "axe-core was not run"
@@ -130,8 +119,7 @@ def test_no_serious_accessibility_violation(page, site, axe_source):
     assert not report, f"{page}: accessibility violations:\n" + "\n".join(report)
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_figures_are_sharp(page, site):
+def check_figures_are_sharp(page, site):
     """At 1280 px every figure has at least two image pixels per CSS pixel (retina)."""
     figures = visited(site, page).layout["1280"]["figures"]
     blurred = [
@@ -151,23 +139,20 @@ def _overflows(site, page, width, kinds):
     ]
 
 
-@pytest.mark.parametrize("page", _pages_except(TOO_WIDE_AT_1280))
-def test_equations_and_code_fit_their_column_at_1280(page, site):
+def check_equations_and_code_fit_their_column_at_1280(page, site):
     """No display equation, inline formula, code cell or output is wider than the column on a
     laptop."""
     wide = _overflows(site, page, "1280", {"equation", "inline", "code", "output"})
     assert not wide, f"{page} at 1280 px: boxes wider than the column:\n" + "\n".join(wide)
 
 
-@pytest.mark.parametrize("page", _pages_except(EQUATIONS_TOO_WIDE_AT_390))
-def test_equations_fit_on_a_phone(page, site):
+def check_equations_fit_on_a_phone(page, site):
     """No display equation, and no inline formula, is wider than the column at 390 px."""
     wide = _overflows(site, page, "390", {"equation", "inline"})
     assert not wide, f"{page} at 390 px: equations wider than the column:\n" + "\n".join(wide)
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_a_phone_never_pans_sideways(page, site):
+def check_a_phone_never_pans_sideways(page, site):
     """At 390 px the page is no wider than the screen (long code names wrap)."""
     layout = visited(site, page).layout["390"]
     assert layout["page_width"] <= layout["viewport_width"], (
@@ -176,15 +161,13 @@ def test_a_phone_never_pans_sideways(page, site):
     )
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_back_to_top_covers_no_text(page, site):
+def check_back_to_top_covers_no_text(page, site):
     """The "Back to top" button, once it shows on a phone, sits over no text of the page."""
     covered = visited(site, page).layout["390"]["back_to_top"]
     assert not covered, f"{page}: the back-to-top button covers:\n" + "\n".join(covered)
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_citations_use_the_labels_of_the_bibliography(page, site):
+def check_citations_use_the_labels_of_the_bibliography(page, site):
     """Each in-text citation shows the label of the bibliography entry it links to."""
     citations = visited(site, page).observed["citations"]
     problems = []
@@ -192,8 +175,8 @@ def test_citations_use_the_labels_of_the_bibliography(page, site):
         words = re.findall(r"\w+", citation["text"])
         for target in citation["targets"]:
             path, _, entry = target.partition("#")
-            labels = site.report(path.removeprefix(site.base).removesuffix(".html"))
-            label = labels.observed.get("bibliography", {}).get(entry)
+            built = site.built(path.removeprefix(site.base).removesuffix(".html"))
+            label = built.bibliography.get(entry) if built is not None else None
             if label is None:
                 problems.append(f"{citation['text']!r} links to no bibliography entry")
                 continue
@@ -209,15 +192,13 @@ def printed(site, page):
     return report.printed
 
 
-@pytest.mark.parametrize("page", CHAPTERS)
-def test_print_keeps_every_line(page, site):
+def check_print_keeps_every_line(page, site):
     """On A4, nothing is cut at the margin or clipped inside a box."""
     cut = printed(site, page)["cut"]
     assert not cut, f"{page}: printed on A4, cut off:\n" + "\n".join(cut[:20])
 
 
-@pytest.mark.parametrize("page", CHAPTERS)
-def test_print_fills_its_pages(page, site):
+def check_print_fills_its_pages(page, site):
     """No forced break, no unbreakable box taller than half a page; the PDF's pages are full."""
     result = printed(site, page)
     pages_of_text = result["height"] / PRINT_TEXT["height"]
@@ -228,8 +209,7 @@ def test_print_fills_its_pages(page, site):
         )
 
 
-@pytest.mark.parametrize("page", CHAPTERS)
-def test_print_reads_like_the_page(page, site):
+def check_print_reads_like_the_page(page, site):
     """The printed chapter has its numbered title, no screen-only hints, no stray contents."""
     result = printed(site, page)
     title = visited(site, page).layout["1280"]["title"]
@@ -239,3 +219,56 @@ def test_print_reads_like_the_page(page, site):
     if "Contents" in result["headings"]:
         problems.append("a 'Contents' list is printed")
     assert not problems, f"{page}: the print differs from the page:\n" + "\n".join(problems)
+
+
+# --------------------------------------------------------------------------------------------
+# A class per page: pytest-xdist (``--dist loadscope``) runs each page's checks on one worker,
+# which visits that page once, and the pages are shared between the two workers.
+
+EVERY_PAGE = (
+    check_page_loads_cleanly,
+    check_maths_is_typeset,
+    check_figures_load_and_have_alt_text,
+    check_links_and_cross_references_resolve,
+    check_no_serious_accessibility_violation,
+    check_figures_are_sharp,
+    check_equations_and_code_fit_their_column_at_1280,
+    check_equations_fit_on_a_phone,
+    check_a_phone_never_pans_sideways,
+    check_back_to_top_covers_no_text,
+    check_citations_use_the_labels_of_the_bibliography,
+)
+CHAPTERS_ONLY = (
+    check_print_keeps_every_line,
+    check_print_fills_its_pages,
+    check_print_reads_like_the_page,
+)
+NEEDS_AXE = {check_no_serious_accessibility_violation}
+NOT_YET = {
+    check_equations_and_code_fit_their_column_at_1280: TOO_WIDE_AT_1280,
+    check_equations_fit_on_a_phone: EQUATIONS_TOO_WIDE_AT_390,
+}
+
+
+def _test_method(page, check):
+    def test(self, site, request):
+        if check in NEEDS_AXE:
+            request.getfixturevalue("axe_source")  # skips, or fails in CI, without axe-core
+        check(page, site)
+
+    test.__name__ = check.__name__.replace("check_", "test_", 1)
+    test.__doc__ = check.__doc__
+    return NOT_YET_REFORMATTED(test) if page in NOT_YET.get(check, ()) else test
+
+
+def _page_class(page):
+    checks = EVERY_PAGE + (CHAPTERS_ONLY if page in CHAPTERS else ())
+    methods = {check.__name__.replace("check_", "test_", 1): _test_method(page, check)
+               for check in checks}  # fmt: skip
+    name = "TestPage_" + re.sub(r"\W", "_", page.removeprefix("book/"))
+    return type(name, (), {"__doc__": f"What a reader sees of {page}.", **methods})
+
+
+for _page in PAGES:
+    _class = _page_class(_page)
+    globals()[_class.__name__] = _class

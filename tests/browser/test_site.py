@@ -6,7 +6,7 @@ import html
 import re
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import nbformat
 import pytest
@@ -178,8 +178,9 @@ def test_download_button_serves_the_notebook(tab):
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)
 def test_every_chapter_offers_its_notebook(page, site):
     """Each chapter's download button points at its own notebook, served and valid."""
-    href = site.report(page).observed["download"]
-    assert href, f"{page}: no .ipynb download button"
+    written = site.built(page).download
+    assert written, f"{page}: no .ipynb download button"
+    href = urljoin(f"{site.base}{page}.html", written)
     assert urlsplit(href).path.endswith(f"/_sources/{page}.ipynb"), href
     with urllib.request.urlopen(href, timeout=10) as response:
         check_notebook(page, response.read().decode("utf-8"))
