@@ -213,8 +213,10 @@ def xor_clouds(n: int, *, rng: Any, scale: float = 0.6) -> tuple[np.ndarray, np.
 
     Raises
     ------
-    TypeError, ValueError
-        As :func:`binary_clouds` for ``n``, ``rng`` and ``scale``.
+    TypeError
+        As :func:`binary_clouds`, for ``n``, ``rng`` and ``scale``.
+    ValueError
+        As :func:`binary_clouds`, for ``n``, ``rng`` and ``scale``.
     """
     func = "xor_clouds"
     n = _count(n, "n", func)
@@ -395,7 +397,9 @@ def linear_regression_data(
 
     Raises
     ------
-    TypeError, ValueError
+    TypeError
+        As :func:`logistic_regression_data`, and if ``noise_sd`` is not a real number.
+    ValueError
         As :func:`logistic_regression_data`, and if ``noise_sd`` is not positive and finite.
     """
     func = "linear_regression_data"
@@ -438,9 +442,9 @@ def heteroscedastic_regression(
         The inputs, shape ``(n,)``, or their number (then drawn uniformly on [0, 1)).
     rng : numpy.random.Generator or int
         The generator, or a seed.
-    mean : (float, float), optional
+    mean : tuple of float, optional
         Intercept and slope :math:`(a, b)` of the line (default (1, 2)).
-    sd : (float, float), optional
+    sd : tuple of float, optional
         Intercept and slope :math:`(c, d)` of the noise scale (default (0.2, 0.6)); the scale
         must be positive at every ``x``.
     noise : {"normal", "exponential"}, optional
@@ -518,7 +522,9 @@ def poisson_regression_data(
 
     Raises
     ------
-    TypeError, ValueError
+    TypeError
+        As :func:`logistic_regression_data`.
+    ValueError
         As :func:`logistic_regression_data`.
     """
     X, w, gen = _features(n, w, bias, rng, "poisson_regression_data")

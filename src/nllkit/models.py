@@ -266,7 +266,9 @@ def logistic_hessian(w: Any, X: Any, y: Any, *, l2: float = 0.0) -> np.ndarray:
 
     Raises
     ------
-    TypeError, ValueError
+    TypeError
+        As :func:`logistic_nll`.
+    ValueError
         As :func:`logistic_nll`, and if ``w`` has a batch axis.
     """
     func = "logistic_hessian"
@@ -404,7 +406,9 @@ def multinomial_hessian(W: Any, X: Any, y: Any, *, l2: float = 0.0) -> np.ndarra
 
     Raises
     ------
-    TypeError, ValueError
+    TypeError
+        As :func:`multinomial_nll`.
+    ValueError
         As :func:`multinomial_nll`, and if ``W`` has a batch axis.
     """
     func = "multinomial_hessian"
@@ -864,9 +868,10 @@ def newton(
 
     Raises
     ------
-    TypeError, ValueError
-        As :func:`gradient_descent` for ``steps``, ``tol`` and ``params0``; ``ValueError`` if
-        ``hessian`` returns a matrix of the wrong shape.
+    TypeError
+        As :func:`gradient_descent`, for ``steps``, ``tol`` and ``params0``.
+    ValueError
+        As :func:`gradient_descent`, and if ``hessian`` returns a matrix of the wrong shape.
     """
     func = "newton"
 
@@ -883,20 +888,6 @@ def newton(
 
 
 _METHODS = ("gd", "newton")
-
-_FIT_OPTIONS = """    method : {"gd", "newton"}, optional
-        Gradient descent (default) or Newton's method (a start without batch axis).
-    step : float, optional
-        Gradient-descent step (default :math:`1/\\beta`, see above).
-    steps : int, optional
-        Number of steps; required for ``"gd"``, default 50 for ``"newton"``.
-    tol : float, optional
-        Stop once the gradient norm is below it (default: none for ``"gd"``, 1e-12 for
-        ``"newton"``).
-    record_loss : bool, optional
-        Record the loss at every iterate (default ``True``; ``False`` halves the work).
-    record_params, record_grad_norm : bool, optional
-        As :func:`gradient_descent`."""
 
 
 def _fit(func, method, model, hessian, params0, step, steps, tol, record, default_step):
@@ -946,34 +937,48 @@ def fit_logistic(
 ) -> tuple[np.ndarray, History]:
     r"""Fit logistic regression (:func:`logistic_nll`) by gradient descent or Newton (IRLS).
 
-        The default step is :math:`1/\beta` with :math:`\beta = \lambda_{\max}(X^{\mathsf T}X)/(4N)
-        + \lambda`, the bound on the Hessian's eigenvalues derived in
-        :ref:`chapter-learning-as-optimisation` (:math:`\sigma' \le 1/4`); with it the loss falls
-        at every step. ``l2`` and ``smoothing`` may hold one value per model of a batch ``w0`` of
-        shape ``(S, d)``, so that a chapter trains its variants side by side.
+    The default step is :math:`1/\beta` with :math:`\beta = \lambda_{\max}(X^{\mathsf T}X)/(4N)
+    + \lambda`, the bound on the Hessian's eigenvalues derived in
+    :ref:`chapter-learning-as-optimisation` (:math:`\sigma' \le 1/4`); with it the loss falls
+    at every step. ``l2`` and ``smoothing`` may hold one value per model of a batch ``w0`` of
+    shape ``(S, d)``, so that a chapter trains its variants side by side.
 
-        Parameters
-        ----------
-        X, y
-            As :func:`logistic_nll`.
-        w0 : array_like, optional
-            The start, shape ``(d,)`` or ``(S, d)`` (default zeros).
-        l2, smoothing : float or array_like, optional
-            As :func:`logistic_nll`; an array gives one value per model.
-    {options}
+    Parameters
+    ----------
+    X, y
+        As :func:`logistic_nll`.
+    w0 : array_like, optional
+        The start, shape ``(d,)`` or ``(S, d)`` (default zeros).
+    l2, smoothing : float or array_like, optional
+        As :func:`logistic_nll`; an array gives one value per model.
+    method : {"gd", "newton"}, optional
+        Gradient descent (default) or Newton's method (a start without batch axis).
+    step : float, optional
+        Gradient-descent step (default :math:`1/\beta`, see above).
+    steps : int, optional
+        Number of steps; required for ``"gd"``, default 50 for ``"newton"``.
+    tol : float, optional
+        Stop once the gradient norm is below it (default: none for ``"gd"``, 1e-12 for
+        ``"newton"``).
+    record_loss : bool, optional
+        Record the loss at every iterate (default ``True``; ``False`` halves the work).
+    record_params, record_grad_norm : bool, optional
+        As :func:`gradient_descent`.
 
-        Returns
-        -------
-        w : numpy.ndarray
-            The fitted weights.
-        history : History
-            ``history.loss[t]`` is :func:`logistic_nll` after ``t`` steps.
+    Returns
+    -------
+    w : numpy.ndarray
+        The fitted weights.
+    history : History
+        ``history.loss[t]`` is :func:`logistic_nll` after ``t`` steps.
 
-        Raises
-        ------
-        TypeError, ValueError
-            As :func:`logistic_nll` and :func:`gradient_descent`; ``ValueError`` for an unknown
-            ``method`` or a missing ``steps``.
+    Raises
+    ------
+    TypeError
+        As :func:`logistic_nll` and :func:`gradient_descent`.
+    ValueError
+        As :func:`logistic_nll` and :func:`gradient_descent`, and for an unknown ``method`` or
+        a missing ``steps``.
     """
     func = "fit_logistic"
     X = _design(X, func)
@@ -1005,38 +1010,53 @@ def fit_multinomial(
 ) -> tuple[np.ndarray, History]:
     r"""Fit multinomial (softmax) regression (:func:`multinomial_nll`).
 
-        The default step is :math:`1/\beta` with :math:`\beta = \lambda_{\max}(X^{\mathsf
-        T}X)/(2N) + \lambda`: the eigenvalues of the softmax Jacobian
-        :math:`\operatorname{diag}(s) - ss^{\mathsf T}` are at most 1/2
-        (:ref:`chapter-numerical-stability`). Newton's method takes minimum-norm steps (the Hessian
-        is singular without ``l2``), so from ``W0 = 0`` every row of :math:`W` keeps summing to
-        zero (:ref:`chapter-softmax-multiclass`). ``l2`` and ``smoothing`` may hold one value per
-        model of a batch ``W0`` of shape ``(S, d, K)``.
+    The default step is :math:`1/\beta` with :math:`\beta = \lambda_{\max}(X^{\mathsf
+    T}X)/(2N) + \lambda`: the eigenvalues of the softmax Jacobian
+    :math:`\operatorname{diag}(s) - ss^{\mathsf T}` are at most 1/2
+    (:ref:`chapter-numerical-stability`). Newton's method takes minimum-norm steps (the Hessian
+    is singular without ``l2``), so from ``W0 = 0`` every row of :math:`W` keeps summing to
+    zero (:ref:`chapter-softmax-multiclass`). ``l2`` and ``smoothing`` may hold one value per
+    model of a batch ``W0`` of shape ``(S, d, K)``.
 
-        Parameters
-        ----------
-        X, y
-            As :func:`multinomial_nll`.
-        W0 : array_like, optional
-            The start, shape ``(d, K)`` or ``(S, d, K)`` (default zeros).
-        n_classes : int, optional
-            :math:`K` when ``W0`` is not given (default: ``y.max() + 1`` for class indices, the
-            number of columns for probabilities).
-        l2, smoothing : float or array_like, optional
-            As :func:`multinomial_nll`; an array gives one value per model.
-    {options}
+    Parameters
+    ----------
+    X, y
+        As :func:`multinomial_nll`.
+    W0 : array_like, optional
+        The start, shape ``(d, K)`` or ``(S, d, K)`` (default zeros).
+    n_classes : int, optional
+        :math:`K` when ``W0`` is not given (default: ``y.max() + 1`` for class indices, the
+        number of columns for probabilities).
+    l2, smoothing : float or array_like, optional
+        As :func:`multinomial_nll`; an array gives one value per model.
+    method : {"gd", "newton"}, optional
+        Gradient descent (default) or Newton's method (a start without batch axis).
+    step : float, optional
+        Gradient-descent step (default :math:`1/\beta`, see above).
+    steps : int, optional
+        Number of steps; required for ``"gd"``, default 50 for ``"newton"``.
+    tol : float, optional
+        Stop once the gradient norm is below it (default: none for ``"gd"``, 1e-12 for
+        ``"newton"``).
+    record_loss : bool, optional
+        Record the loss at every iterate (default ``True``; ``False`` halves the work).
+    record_params, record_grad_norm : bool, optional
+        As :func:`gradient_descent`.
 
-        Returns
-        -------
-        W : numpy.ndarray
-            The fitted weights.
-        history : History
-            ``history.loss[t]`` is :func:`multinomial_nll` after ``t`` steps.
+    Returns
+    -------
+    W : numpy.ndarray
+        The fitted weights.
+    history : History
+        ``history.loss[t]`` is :func:`multinomial_nll` after ``t`` steps.
 
-        Raises
-        ------
-        TypeError, ValueError
-            As :func:`multinomial_nll` and :func:`gradient_descent`.
+    Raises
+    ------
+    TypeError
+        As :func:`multinomial_nll` and :func:`gradient_descent`.
+    ValueError
+        As :func:`multinomial_nll` and :func:`gradient_descent`, and for an unknown ``method``
+        or a missing ``steps``.
     """
     func = "fit_multinomial"
     X = _design(X, func)
@@ -1075,30 +1095,47 @@ def fit_linear_gaussian(
 ) -> tuple[np.ndarray, History]:
     r"""Fit linear regression with a fixed noise variance (:func:`linear_gaussian_nll`).
 
-        The default step is :math:`1/\beta`, :math:`\beta` the largest eigenvalue of the constant
-        Hessian (:func:`linear_gaussian_hessian`, with the largest ``l2``); Newton's method reaches
-        the least-squares (ridge) solution in one step. Derived in
-        :ref:`chapter-negative-log-likelihood`.
+    The default step is :math:`1/\beta`, :math:`\beta` the largest eigenvalue of the constant
+    Hessian (:func:`linear_gaussian_hessian`, with the largest ``l2``); Newton's method reaches
+    the least-squares (ridge) solution in one step. Derived in
+    :ref:`chapter-negative-log-likelihood`.
 
-        Parameters
-        ----------
-        X, y, var
-            As :func:`linear_gaussian_nll`.
-        w0 : array_like, optional
-            The start, shape ``(d,)`` or ``(S, d)`` (default zeros).
-        l2 : float or array_like, optional
-            As :func:`linear_gaussian_nll`; an array gives one value per model.
-    {options}
+    Parameters
+    ----------
+    X, y, var
+        As :func:`linear_gaussian_nll`.
+    w0 : array_like, optional
+        The start, shape ``(d,)`` or ``(S, d)`` (default zeros).
+    l2 : float or array_like, optional
+        As :func:`linear_gaussian_nll`; an array gives one value per model.
+    method : {"gd", "newton"}, optional
+        Gradient descent (default) or Newton's method (a start without batch axis).
+    step : float, optional
+        Gradient-descent step (default :math:`1/\beta`, see above).
+    steps : int, optional
+        Number of steps; required for ``"gd"``, default 50 for ``"newton"``.
+    tol : float, optional
+        Stop once the gradient norm is below it (default: none for ``"gd"``, 1e-12 for
+        ``"newton"``).
+    record_loss : bool, optional
+        Record the loss at every iterate (default ``True``; ``False`` halves the work).
+    record_params, record_grad_norm : bool, optional
+        As :func:`gradient_descent`.
 
-        Returns
-        -------
-        w, history
-            As :func:`fit_logistic`.
+    Returns
+    -------
+    w : numpy.ndarray
+        The fitted weights.
+    history : History
+        As :func:`fit_logistic`.
 
-        Raises
-        ------
-        TypeError, ValueError
-            As :func:`linear_gaussian_nll` and :func:`gradient_descent`.
+    Raises
+    ------
+    TypeError
+        As :func:`linear_gaussian_nll` and :func:`gradient_descent`.
+    ValueError
+        As :func:`linear_gaussian_nll` and :func:`gradient_descent`, and for an unknown
+        ``method`` or a missing ``steps``.
     """
     func = "fit_linear_gaussian"
     X = _design(X, func)
@@ -1154,12 +1191,16 @@ def fit_heteroscedastic_gaussian(
 
     Returns
     -------
-    params, history
+    params : numpy.ndarray
+        The last iterate, shape of ``params0``.
+    history : History
         As :func:`gradient_descent`.
 
     Raises
     ------
-    TypeError, ValueError
+    TypeError
+        As :func:`heteroscedastic_gaussian_nll` and :func:`gradient_descent`.
+    ValueError
         As :func:`heteroscedastic_gaussian_nll` and :func:`gradient_descent`.
     """
     func = "fit_heteroscedastic_gaussian"
@@ -1212,14 +1253,18 @@ def fit_poisson(
 
     Returns
     -------
-    w, history
+    w : numpy.ndarray
+        The fitted weights.
+    history : History
         As :func:`fit_logistic`.
 
     Raises
     ------
-    TypeError, ValueError
-        As :func:`poisson_nll` and :func:`gradient_descent`; ``ValueError`` if gradient
-        descent is asked for without a ``step``.
+    TypeError
+        As :func:`poisson_nll` and :func:`gradient_descent`.
+    ValueError
+        As :func:`poisson_nll` and :func:`gradient_descent`, for an unknown ``method``, and if
+        gradient descent is asked for without a ``step``.
     """
     func = "fit_poisson"
     X = _design(X, func)
@@ -1234,8 +1279,3 @@ def fit_poisson(
         func, method, model, lambda w: poisson_hessian(w, X, y, l2=l2), w0, step, steps, tol,
         (record_loss, record_params, record_grad_norm), no_default_step,
     )  # fmt: skip
-
-
-for _f in (fit_logistic, fit_multinomial, fit_linear_gaussian):
-    _f.__doc__ = _f.__doc__.replace("{options}", _FIT_OPTIONS)
-del _f
