@@ -243,12 +243,14 @@ def _prerender_maths(app: Sphinx, exception) -> None:
     if not fresh and (outdir / "_static" / MATHS_CSS).exists():
         return
     config = _mathjax_config(app)
-    typeset, _ = typeset_maths(fresh, config)
+    typeset, css = typeset_maths(fresh, config)
     for name, text in typeset.items():
         (outdir / name).write_text(text, encoding="utf-8")
-    # One stylesheet for the whole book: typeset every formula the book has, once, for it.
-    everything = {name: "".join(map(_as_maths_element, texs)) for name, texs in known.items()}
-    _, css = typeset_maths(everything, config)
+    # One stylesheet for the whole book. A cold build has just typeset every formula, so its
+    # stylesheet is the book's; otherwise typeset every formula the book has, once, for it.
+    if set(fresh) != set(known):
+        everything = {name: "".join(map(_as_maths_element, texs)) for name, texs in known.items()}
+        _, css = typeset_maths(everything, config)
     css += 'mjx-container[jax="CHTML"] {' + CONTAINER_STYLE.split('"')[1] + "}\n"
     css = _subset_maths_fonts(outdir / "_static", css)
     (outdir / "_static" / MATHS_CSS).write_text(css, encoding="utf-8")
