@@ -175,7 +175,7 @@ def _logistic_inputs(w, X, y, func, l2=0.0, smoothing=0.0):
     return w, X, y, l2
 
 
-def logistic_nll(w: Any, X: Any, y: Any, *, l2: float = 0.0, smoothing: float = 0.0) -> Any:
+def logistic_nll(w: Any, X: Any, y: Any, *, l2: Any = 0.0, smoothing: Any = 0.0) -> Any:
     r"""Mean negative log-likelihood of logistic regression, :math:`z = Xw`:
 
     .. math:: L(w) = \frac1N \sum_n \big[\operatorname{softplus}(z_n) - y_n z_n\big]
@@ -222,7 +222,7 @@ def logistic_nll(w: Any, X: Any, y: Any, *, l2: float = 0.0, smoothing: float = 
     return nll + _penalty(w, l2, core=1)
 
 
-def logistic_grad(w: Any, X: Any, y: Any, *, l2: float = 0.0, smoothing: float = 0.0) -> Any:
+def logistic_grad(w: Any, X: Any, y: Any, *, l2: Any = 0.0, smoothing: Any = 0.0) -> Any:
     r"""Gradient of :func:`logistic_nll`: prediction minus target, through the linear layer,
 
     .. math:: \nabla L(w) = \frac1N X^{\mathsf T}\big(\sigma(Xw) - y\big) + \lambda w .
@@ -312,7 +312,7 @@ def _multinomial_inputs(W, X, y, func, l2=0.0, smoothing=0.0):
     return W, X, np.broadcast_to(y, np.broadcast_shapes(y.shape, target_shape)), l2
 
 
-def multinomial_nll(W: Any, X: Any, y: Any, *, l2: float = 0.0, smoothing: float = 0.0) -> Any:
+def multinomial_nll(W: Any, X: Any, y: Any, *, l2: Any = 0.0, smoothing: Any = 0.0) -> Any:
     r"""Mean negative log-likelihood of multinomial (softmax) regression, :math:`Z = XW`:
 
     .. math:: L(W) = \frac1N \sum_n \Big[\log\sum_k e^{z_{nk}} - \sum_k y_{nk} z_{nk}\Big]
@@ -358,7 +358,7 @@ def multinomial_nll(W: Any, X: Any, y: Any, *, l2: float = 0.0, smoothing: float
     return nll + _penalty(W, l2, core=2)
 
 
-def multinomial_grad(W: Any, X: Any, y: Any, *, l2: float = 0.0, smoothing: float = 0.0) -> Any:
+def multinomial_grad(W: Any, X: Any, y: Any, *, l2: Any = 0.0, smoothing: Any = 0.0) -> Any:
     r"""Gradient of :func:`multinomial_nll`,
 
     .. math:: \nabla L(W) = \frac1N X^{\mathsf T}\big(\operatorname{softmax}(XW) - Y\big)
@@ -440,7 +440,7 @@ def _linear_inputs(w, X, y, var, l2, func):
     return w, X, _targets(y, X, func), _variance(var, func), l2
 
 
-def linear_gaussian_nll(w: Any, X: Any, y: Any, *, var: float = 1.0, l2: float = 0.0) -> Any:
+def linear_gaussian_nll(w: Any, X: Any, y: Any, *, var: float = 1.0, l2: Any = 0.0) -> Any:
     r"""Mean Gaussian negative log-likelihood of linear regression with a fixed variance,
 
     .. math:: L(w) = \frac1N \sum_n \Big[\frac{(y_n - x_n^{\mathsf T} w)^2}{2\sigma^2}
@@ -479,7 +479,7 @@ def linear_gaussian_nll(w: Any, X: Any, y: Any, *, var: float = 1.0, l2: float =
     return nll + _penalty(w, l2, core=1)
 
 
-def linear_gaussian_grad(w: Any, X: Any, y: Any, *, var: float = 1.0, l2: float = 0.0) -> Any:
+def linear_gaussian_grad(w: Any, X: Any, y: Any, *, var: float = 1.0, l2: Any = 0.0) -> Any:
     r"""Gradient of :func:`linear_gaussian_nll`,
 
     .. math:: \nabla L(w) = \frac{1}{N\sigma^2} X^{\mathsf T}(Xw - y) + \lambda w,
@@ -521,7 +521,7 @@ def _hetero_inputs(params, X, y, beta, l2, func):
 
 
 def heteroscedastic_gaussian_nll(
-    params: Any, X: Any, y: Any, *, beta: float = 0.0, l2: float = 0.0
+    params: Any, X: Any, y: Any, *, beta: Any = 0.0, l2: Any = 0.0
 ) -> Any:
     r"""Mean (:math:`\beta`-)NLL of a Gaussian whose mean and log-variance are both linear,
     :math:`\mu = Xw_\mu`, :math:`s = \sigma^2 = e^{Xw_s}`:
@@ -569,7 +569,7 @@ def heteroscedastic_gaussian_nll(
 
 
 def heteroscedastic_gaussian_grad(
-    params: Any, X: Any, y: Any, *, beta: float = 0.0, l2: float = 0.0
+    params: Any, X: Any, y: Any, *, beta: Any = 0.0, l2: Any = 0.0
 ) -> np.ndarray:
     r"""Gradient of :func:`heteroscedastic_gaussian_nll`, by the chain rule through
     :math:`s = e^{Xw_s}` (so :math:`\partial s/\partial(Xw_s) = s`):
@@ -610,7 +610,7 @@ def _poisson_inputs(w, X, y, l2, func):
     return w, X, y, _per_model(l2, "l2", func, w, core=1)
 
 
-def poisson_nll(w: Any, X: Any, y: Any, *, l2: float = 0.0, full: bool = False) -> Any:
+def poisson_nll(w: Any, X: Any, y: Any, *, l2: Any = 0.0, full: bool = False) -> Any:
     r"""Mean negative log-likelihood of Poisson regression with the log link,
     :math:`\lambda_n = e^{z_n}`, :math:`z = Xw`:
 
@@ -654,7 +654,7 @@ def poisson_nll(w: Any, X: Any, y: Any, *, l2: float = 0.0, full: bool = False) 
     return nll + _penalty(w, l2, core=1)
 
 
-def poisson_grad(w: Any, X: Any, y: Any, *, l2: float = 0.0) -> Any:
+def poisson_grad(w: Any, X: Any, y: Any, *, l2: Any = 0.0) -> Any:
     r"""Gradient of :func:`poisson_nll`, prediction minus target through the linear layer:
 
     .. math:: \nabla L(w) = \frac1N X^{\mathsf T}\big(e^{Xw} - y\big) + \lambda w .
