@@ -330,7 +330,7 @@ OBSERVE_JS = """() => {
         download: document.querySelector("a.btn-download-source-button")?.href ?? null,
         // In-text citations, and the label each bibliography entry shows (by its id).
         citations: Array.from(article.querySelectorAll(".bibtex-citation"), span => ({
-            text: span.innerText.trim(),
+            text: span.textContent.replace(/\\s+/g, " ").trim(),  // also in a closed solution
             targets: Array.from(span.querySelectorAll("a[href]"), a => a.href),
         })),
         bibliography: Object.fromEntries(Array.from(article.querySelectorAll("div.citation"),

@@ -33,10 +33,6 @@ NOT_YET_REFORMATTED = pytest.mark.xfail(
 TOO_WIDE_AT_1280 = {
     "book/01-learning-as-optimisation",
     "book/02-maximum-likelihood",
-    "book/03-negative-log-likelihood",
-    "book/04-cross-entropy-kl",
-    "book/05-sigmoid-logistic-regression",
-    "book/06-softmax-multiclass",
     "book/07-numerical-stability",
 }
 EQUATIONS_TOO_WIDE_AT_390 = {*TOO_WIDE_AT_1280, "book/08-scoring-rules-calibration"}
