@@ -501,6 +501,8 @@ def poisson_regression_data(
 
     Draws, in order: ``rng.standard_normal((n, d_features))``, then ``rng.poisson(exp(X @ w))``.
     (No chapter draws these yet; chapters 2, 3 and 6 draw plain counts with ``rng.poisson``.)
+    The model is the count row of the "prediction minus target" table of
+    :ref:`chapter-softmax-multiclass`.
 
     Parameters
     ----------

@@ -686,6 +686,9 @@ def poisson_hessian(w: Any, X: Any, y: Any, *, l2: float = 0.0) -> np.ndarray:
 class History:
     """What an optimiser saw at each iterate :math:`\\theta_0, \\theta_1, \\dots, \\theta_T`.
 
+    Gradient descent, whose iterates it records, is the subject of
+    :ref:`chapter-learning-as-optimisation`.
+
     Attributes
     ----------
     loss : numpy.ndarray or None
