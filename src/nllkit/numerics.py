@@ -670,10 +670,12 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
     2^{-42}` ULP — correctly rounded or 1 ULP off up to :math:`\kappa \approx 10^{12}`
     (measured ≤ 1 ULP up to :math:`\kappa = 10^{14}`, ``tests/test_portable_precision.py``) —
     and the same on every IEEE machine (``np.longdouble``, which is float64 on ARM macOS and
-    Windows, would not be). Rows with a small result (below 1) that do not cancel are
-    recomputed with the compensated tail of :func:`log_softmax`: there the rounding of the shifts
-    :math:`z_j - m` is no longer negligible against the result. Measured ≤ 3 ULP in float64
-    elsewhere (``tests/test_accuracy.py``).
+    Windows, would not be). Rows with a small result (below 1 in magnitude) that do not cancel
+    take the same path: their condition number can still reach
+    :math:`(|\operatorname{LSE}| + \log k)/|\operatorname{LSE}|` (the rounding of the shifts
+    :math:`z_j - m` is visible against the result; float64 with the compensated tail of
+    :func:`log_softmax` was measured 5 ULP off there), and double-double leaves them within
+    1 ULP. Measured ≤ 3 ULP in float64 elsewhere (``tests/test_accuracy.py``).
 
     When every other logit trails the maximum by more than about 708, the terms
     :math:`e^{z_j - m}` are subnormal and ``exp`` rounds each to a multiple of
@@ -697,12 +699,12 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
             np.copyto(out, m, where=~np.isfinite(m))
             finite = np.isfinite(m)
             cancelled = (np.abs(out) < 0.5 * np.abs(m)) & finite
-            small = (np.abs(out) < 1.0) & finite & ~cancelled & ~rescaled
-        if small.any():  # a small result feels the rounding of the shifts: compensate
-            _, m_small, log_tail, _ = _log_partition(rows[small], compensate=True)
-            out[small] = m_small + log_tail
-        if cancelled.any():
-            out[cancelled] = _logsumexp_cancelled(rows[cancelled], idx[cancelled])
+            # a result below 1 has kappa up to (|LSE| + log k)/|LSE| even where m + L does
+            # not cancel (the rounding of the shifts z_j - m is then visible): redo it too
+            small = (np.abs(out) < 1.0) & finite & ~rescaled
+            redo = cancelled | small
+            if redo.any():  # (-inf logits make NaN shifts there, which it drops)
+                out[redo] = _logsumexp_cancelled(rows[redo], idx[redo])
     shape = arr.shape[:ax] + arr.shape[ax + 1 :]
     out = out.reshape(shape).astype(arr.dtype, copy=False)
     if keepdims:
