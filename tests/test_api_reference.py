@@ -242,3 +242,29 @@ def test_the_extension_finds_the_names_code_uses(source, expected):
 def test_every_public_name_gets_an_entry_from_the_extension():
     names = {entry.name for entry in reader_api.public_entries()}
     assert set(nllkit.__all__) <= names
+
+
+@pytest.mark.parametrize(
+    ("tex", "rows"),
+    [
+        # a chain: one formula a row, continued at each "="
+        (r"\ell(z, y) = -y\log\sigma(z) - (1-y)\log(1-\sigma(z))"
+         r" = y\softplus(-z) + (1-y)\softplus(z)",
+         [r"\ell(z, y)", r"\quad = -y\log\sigma(z) - (1-y)\log(1-\sigma(z))",
+          r"\quad = y\softplus(-z) + (1-y)\softplus(z)"]),
+        # two formulas side by side, and a remark after \quad; "=" inside braces stays
+        (r"\frac{a = b}{c} = \sigma(z)_t, \qquad"
+         r" \ell(z, p) = -\sum_j p_j \log q_j \quad\text{if } s = 1",
+         [r"\frac{a = b}{c} = \sigma(z)_t,", r"\ell(z, p) = -\sum_j p_j \log q_j",
+          r"\quad \text{if } s = 1"]),
+    ],
+)  # fmt: skip
+def test_a_long_display_is_laid_out_in_rows(tex, rows):
+    assert reader_api.aligned_rows(tex) == (
+        r"\begin{aligned}" + r" \\ ".join(f"&{row}" for row in rows) + r"\end{aligned}"
+    )
+
+
+def test_a_short_or_multiline_display_is_left_alone():
+    assert reader_api.aligned_rows(r"\frac{\partial \ell}{\partial z} = \sigma(z) - y") is None
+    assert reader_api.aligned_rows(r"\begin{aligned} a &= b \\ &= c \end{aligned}") is None

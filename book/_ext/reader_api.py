@@ -254,6 +254,97 @@ class NllkitReference(Directive):
 
 
 # --------------------------------------------------------------------------------------------
+# Long displays of the docstrings, in rows that fit a phone.
+
+# Glyphs a display may hold on one line of a 390 px column (about 10 px a glyph, in the 290 px
+# an entry leaves on a phone): longer ones are laid out in aligned rows.
+DISPLAY_GLYPHS = 28
+TEX_COMMAND = re.compile(r"\\([A-Za-z]+|.)")
+OPENING, CLOSING = "{([", "})]"
+SPACES = {"qquad", "quad"}
+
+
+def _top_level(tex: str) -> list[tuple[int, int, str]]:
+    """``(start, end, what)`` of each ``=``, ``\\quad`` and ``\\qquad`` outside any group,
+    bracket or ``\\left ... \\right`` pair."""
+    found, depth, index = [], 0, 0
+    while index < len(tex):
+        char = tex[index]
+        if char == "\\":
+            match = TEX_COMMAND.match(tex, index)
+            word = match.group(1)
+            if word in {"left", "{"}:
+                depth += 1
+            elif word in {"right", "}"}:
+                depth -= 1
+            elif word in SPACES and depth == 0:
+                found.append((index, match.end(), word))
+            index = match.end()
+            continue
+        if char in OPENING:
+            depth += 1
+        elif char in CLOSING:
+            depth -= 1
+        elif char == "=" and depth == 0:
+            found.append((index, index + 1, "="))
+        index += 1
+    return found
+
+
+def glyphs(tex: str) -> int:
+    """About how many glyphs ``tex`` draws on one line: a command or a character is one."""
+    plain = TEX_COMMAND.sub("x", tex)
+    return sum(1 for char in plain if char not in " {}^_&")
+
+
+def _formula_rows(formula: str) -> list[str]:
+    """One formula in rows: ``lhs = a`` then ``= b`` and so on, or ``lhs`` alone first when
+    ``lhs = a`` is too long itself; continuation rows are indented."""
+    cuts = [begin for begin, _, what in _top_level(formula) if what == "="]
+    if not cuts:
+        return [formula]
+    pieces = [formula[: cuts[0]].strip()]
+    ends = [*cuts[1:], None]
+    pieces += [formula[begin:end].strip() for begin, end in zip(cuts, ends, strict=True)]
+    if glyphs(pieces[0] + pieces[1]) <= DISPLAY_GLYPHS:
+        pieces[:2] = [f"{pieces[0]} {pieces[1]}"]
+    return [pieces[0], *(f"\\quad {piece}" for piece in pieces[1:])]
+
+
+def aligned_rows(tex: str) -> str | None:
+    """A long one-line display as left-aligned rows: each formula (after ``\\qquad``) and each
+    remark (after ``\\quad``) starts a row, and a formula too long for one row continues on
+    indented rows, one per ``=``. ``None`` for a display that is short, has rows already, or
+    has nowhere to break."""
+    tex = tex.strip()
+    if glyphs(tex) <= DISPLAY_GLYPHS or "\\\\" in tex or "\\begin" in tex:
+        return None
+    rows, start, remark = [], 0, False
+    for begin, end, what in [*_top_level(tex), (len(tex), len(tex), "qquad")]:
+        if what == "=":
+            continue
+        segment = tex[start:begin].strip()
+        if segment:
+            rows += [f"\\quad {segment}"] if remark else _formula_rows(segment)
+        start, remark = end, what == "quad"
+    if len(rows) < 2:
+        return None
+    return "\\begin{aligned}" + " \\\\ ".join(f"&{row}" for row in rows) + "\\end{aligned}"
+
+
+def _fit_displays(app: Sphinx, doctree: nodes.document) -> None:
+    docname = app.env.docname
+    if docname != API_PAGE and not docname.startswith(REFERENCE_DIR + "/"):
+        return
+    for block in list(doctree.findall(nodes.math_block)):
+        if block.get("nowrap"):
+            continue
+        rows = aligned_rows(block.astext())
+        if rows is not None:
+            block.children = [nodes.Text(rows)]
+
+
+# --------------------------------------------------------------------------------------------
 # What a chapter's code uses.
 
 
@@ -542,6 +633,7 @@ def setup(app: Sphinx) -> dict:
     app.setup_extension("sphinx.ext.napoleon")
     app.add_directive("nllkit-reference", NllkitReference)
     app.connect("doctree-read", _add_uses)
+    app.connect("doctree-read", _fit_displays)
     app.connect("builder-inited", _static_dir)
     app.connect("html-page-context", _link_code)
     app.connect("html-page-context", _page_stylesheet)
