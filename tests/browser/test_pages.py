@@ -25,13 +25,6 @@ SCREEN_ONLY = re.compile(r"Click to (?:hide|show)")
 # Chromium's page breaks waste some height (a figure or a heading pushed to the next page):
 # a print style that forces no break fills pages to at least 1 / PRINT_SLACK on average.
 PRINT_SLACK = 1.35
-# Until the chapters are reformatted (issue 13), some equations and code lines are too wide.
-# Strict: once a page fits, its xfail fails, and the page comes off the list below.
-NOT_YET_REFORMATTED = pytest.mark.xfail(
-    strict=True, reason="issue 13: chapters not yet reformatted"
-)
-TOO_WIDE_AT_1280: set[str] = set()
-EQUATIONS_TOO_WIDE_AT_390 = {"book/07-numerical-stability"}
 
 
 # TeX that MathJax should have turned into maths: display dollars, any control word, \( \[.
@@ -236,10 +229,6 @@ CHAPTERS_ONLY = (
     check_print_reads_like_the_page,
 )
 NEEDS_AXE = {check_no_serious_accessibility_violation}
-NOT_YET = {
-    check_equations_and_code_fit_their_column_at_1280: TOO_WIDE_AT_1280,
-    check_equations_fit_on_a_phone: EQUATIONS_TOO_WIDE_AT_390,
-}
 
 
 def _test_method(page, check):
@@ -250,7 +239,7 @@ def _test_method(page, check):
 
     test.__name__ = check.__name__.replace("check_", "test_", 1)
     test.__doc__ = check.__doc__
-    return NOT_YET_REFORMATTED(test) if page in NOT_YET.get(check, ()) else test
+    return test
 
 
 def _page_class(page):
