@@ -200,3 +200,23 @@ def test_every_double_double_result_is_normalised(arguments):
     _assert_normalised(*acc.expm1_dd(ah[small], al[small]))
     th = np.exp(rng.uniform(-60, 34, 300))
     _assert_normalised(*acc.log1p_dd(th, th * rng.uniform(-1, 1, th.size) * 2.0**-53))
+
+
+def test_dd_add_where_the_high_parts_cancel_and_the_low_parts_differ_in_size():
+    r"""AccurateDWPlusDW's bound :math:`3u^2 + 13u^3` holds when :math:`x_h + y_h` cancels
+    to a few ULP and the low parts differ in magnitude, so that :math:`x_l + y_l` rounds: the
+    "sloppy" sum, which adds the low parts in float64, is then off by about
+    :math:`u|x_l|/|x + y|`, here :math:`2^{-55}` relative, where the accurate one applies
+    TwoSum to them."""
+    rng = np.random.default_rng(7)
+    n = 200
+    xh = rng.uniform(1, 2, n)
+    yh = -(xh - np.spacing(xh) * rng.integers(1, 4, n))  # x_h + y_h: 1 to 3 ULP of x_h
+    xl = np.spacing(xh) * rng.uniform(-0.5, 0.5, n)
+    yl = np.spacing(xh) * rng.uniform(-0.5, 0.5, n) * 2.0**-25
+    xh, xl = acc.fast_two_sum(xh, xl)
+    yh, yl = acc.fast_two_sum(yh, yl)
+    sh, sl = acc.dd_add(xh, xl, yh, yl)
+    for i in range(n):
+        exact = _exact(xh[i], xl[i]) + _exact(yh[i], yl[i])
+        assert abs(_exact(sh[i], sl[i]) / exact - 1) <= 3 * U**2 + 13 * U**3
