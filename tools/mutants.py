@@ -219,6 +219,14 @@ def start_pytest(scratch: Path, modules: list[str], log: Path) -> int:
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         sys.path.insert(0, str(scratch / "src"))
         import pytest
+        from hypothesis import HealthCheck, settings
+
+        # On a loaded machine hypothesis's 200 ms deadline and its speed health checks fail
+        # at random; a mutant is killed by a wrong result, never by a slow example.
+        settings.register_profile(
+            "mutants", deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+        )
+        settings.load_profile("mutants")
 
         code = int(pytest.main(FAST_ONLY + pytest_args(modules)))
     except BaseException as error:  # report anything, then leave the child
@@ -470,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
 
     note = f"the audit took {wall / 60:.1f} min with {jobs} job(s)"
+    if args.resume:
+        total = sum(m.seconds for m in mutants) / 60
+        note = f"resumed run: the per-mutant test runs took {total:.0f} min in all"
     if args.only and args.update:
         previous = recorded_results()
         missing = [m.id for m in everything if m not in mutants and m.id not in previous]
@@ -499,7 +510,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(mutants)} mutants, {len(mutants) - len(counted)} proven equivalent; "
         f"{len(killed)} of {len(counted)} non-equivalent mutants killed: "
         f"**{100 * rate:.1f} %** (required {100 * REQUIRED_RATE:.0f} %). "
-        f"Fast layer: {len(modules)} test modules, baseline {base:.0f} s; {note}."
+        f"Fast layer: {len(modules)} test modules, "
+        f"{f'baseline {base:.0f} s' if base else 'baseline run skipped (resumed)'}; {note}."
     )
     print("mutants: " + summary.replace("**", ""))
     if not args.only or args.update:
