@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 
@@ -66,3 +67,21 @@ def test_the_maths_stylesheet_lays_out_multi_line_displays():
     typeset, css = ext.typeset_maths({"page.html": page}, {"tex": {}})
     assert "<mjx-mtable" in typeset["page.html"]
     assert "mjx-mtable" in css and "mjx-mtr" in css
+
+
+def test_punctuation_after_inline_maths_stays_on_its_line():
+    """Regression: a phone's column broke lines between a formula and its comma or full stop,
+    so lines began with a stray ", with" or ". Then"."""
+    ext = _load_extension()
+    page = (
+        '<p>so <span class="math notranslate nohighlight">\\(a\\)</span>, and '
+        '<span class="math notranslate nohighlight">\\(b\\)</span> then '
+        '(<span class="math notranslate nohighlight">\\(c\\)</span>).</p>'
+    )
+    typeset, _ = ext.typeset_maths({"page.html": page}, {"tex": {}})
+    text = typeset["page.html"]
+    pairs = re.findall(
+        r'<span class="maths-nobreak">.*?</mjx-container></span>([^<]*)</span>', text
+    )
+    assert pairs == [",", ")."], text
+    assert text.count("maths-nobreak") == 2  # b is followed by a space: nothing to keep

@@ -204,10 +204,30 @@ def typeset_maths(pages: dict[str, str], config: dict) -> tuple[dict[str, str], 
         return match.group(1) + rendered[match.group(2).strip()] + match.group(3)
 
     typeset = {
-        name: DISPLAY_MATHS.sub(replace, INLINE_MATHS.sub(replace, text))
+        name: keep_punctuation_with_maths(
+            DISPLAY_MATHS.sub(replace, INLINE_MATHS.sub(replace, text))
+        )
         for name, text in pages.items()
     }
     return typeset, answer["css"]
+
+
+# An inline formula and the punctuation right after it ("$x$," or "$x$).").
+MATHS_THEN_PUNCTUATION = re.compile(
+    r'(<span class="math notranslate nohighlight"><mjx-container(?:(?!</span>).)*?'
+    r"</mjx-container></span>)([.,;:!?)\]]+)",
+    re.DOTALL,
+)
+
+
+def keep_punctuation_with_maths(page: str) -> str:
+    """Keep each inline formula on one line with the punctuation that follows it.
+
+    The browser may break a line between a formula and the text after it, so a narrow column
+    started lines with a stray ", with" or ". Then". The pair is wrapped in a span that does
+    not break (``reader.css``); the formula itself cannot break anyway (MathJax 3).
+    """
+    return MATHS_THEN_PUNCTUATION.sub(r'<span class="maths-nobreak">\1\2</span>', page)
 
 
 def _as_maths_element(tex: str) -> str:
