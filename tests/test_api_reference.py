@@ -250,13 +250,19 @@ def test_every_public_name_gets_an_entry_from_the_extension():
         # a chain: one formula a row, continued at each "="
         (r"\ell(z, y) = -y\log\sigma(z) - (1-y)\log(1-\sigma(z))"
          r" = y\softplus(-z) + (1-y)\softplus(z)",
-         [r"\ell(z, y)", r"\quad = -y\log\sigma(z) - (1-y)\log(1-\sigma(z))",
-          r"\quad = y\softplus(-z) + (1-y)\softplus(z)"]),
+         [r"\ell(z, y)", r"= -y\log\sigma(z) - (1-y)\log(1-\sigma(z))",
+          r"= y\softplus(-z) + (1-y)\softplus(z)"]),
         # two formulas side by side, and a remark after \quad; "=" inside braces stays
         (r"\frac{a = b}{c} = \sigma(z)_t, \qquad"
          r" \ell(z, p) = -\sum_j p_j \log q_j \quad\text{if } s = 1",
          [r"\frac{a = b}{c} = \sigma(z)_t,", r"\ell(z, p) = -\sum_j p_j \log q_j",
           r"\quad \text{if } s = 1"]),
+        # a long sum continues at its "+"; a definition after a comma is a formula of its own
+        (r"L = \frac1N\sum_n\big[\operatorname{softplus}(z_n) - y_n z_n\big]"
+         r" + \frac\lambda2\lVert w\rVert^2 + \lambda I, s_n = \sigma(W^{\mathsf T}x_n),",
+         [r"L", r"= \frac1N\sum_n\big[\operatorname{softplus}(z_n) - y_n z_n\big]",
+          r"\quad + \frac\lambda2\lVert w\rVert^2", r"\quad + \lambda I,",
+          r"s_n = \sigma(W^{\mathsf T}x_n),"]),
     ],
 )  # fmt: skip
 def test_a_long_display_is_laid_out_in_rows(tex, rows):

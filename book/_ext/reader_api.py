@@ -265,8 +265,8 @@ SPACES = {"qquad", "quad"}
 
 
 def _top_level(tex: str) -> list[tuple[int, int, str]]:
-    """``(start, end, what)`` of each ``=``, ``\\quad`` and ``\\qquad`` outside any group,
-    bracket or ``\\left ... \\right`` pair."""
+    """``(start, end, what)`` of each ``=``, ``+``, ``,``, ``\\quad`` and ``\\qquad`` outside
+    any group, bracket or ``\\left ... \\right`` pair."""
     found, depth, index = [], 0, 0
     while index < len(tex):
         char = tex[index]
@@ -285,8 +285,8 @@ def _top_level(tex: str) -> list[tuple[int, int, str]]:
             depth += 1
         elif char in CLOSING:
             depth -= 1
-        elif char == "=" and depth == 0:
-            found.append((index, index + 1, "="))
+        elif char in "=+," and depth == 0:
+            found.append((index, index + 1, char))
         index += 1
     return found
 
@@ -297,18 +297,48 @@ def glyphs(tex: str) -> int:
     return sum(1 for char in plain if char not in " {}^_&")
 
 
+def _split_at(text: str, marks: str) -> list[str]:
+    """``text`` cut before each top-level character of ``marks`` (after it, for a comma)."""
+    cuts = [begin + (what == ",") for begin, _, what in _top_level(text) if what in marks]
+    cuts = [cut for cut in cuts if 0 < cut < len(text)]
+    ends = [*cuts, None]
+    return [text[begin:end].strip() for begin, end in zip([0, *cuts], ends, strict=True)]
+
+
+def _sum_rows(piece: str, indent: str) -> list[str]:
+    """A piece too long for a row, continued at each top-level ``+``."""
+    if glyphs(piece) <= DISPLAY_GLYPHS:
+        return [piece]
+    terms = _split_at(piece, "+")
+    return [terms[0], *(f"{indent} {term}" for term in terms[1:])]
+
+
 def _formula_rows(formula: str) -> list[str]:
     """One formula in rows: ``lhs = a`` then ``= b`` and so on, or ``lhs`` alone first when
-    ``lhs = a`` is too long itself; continuation rows are indented."""
-    cuts = [begin for begin, _, what in _top_level(formula) if what == "="]
-    if not cuts:
-        return [formula]
-    pieces = [formula[: cuts[0]].strip()]
-    ends = [*cuts[1:], None]
-    pieces += [formula[begin:end].strip() for begin, end in zip(cuts, ends, strict=True)]
+    ``lhs = a`` is too long itself; a sum too long for a row continues, indented, at its
+    ``+``. Definitions after a comma (``a = b, c = d``) are formulas of
+    their own."""
+    parts, current = [], ""
+    for part in _split_at(formula, ","):
+        if "=" in current and "=" in [what for _, _, what in _top_level(part)]:
+            parts.append(current)
+            current = part
+        else:
+            current = f"{current} {part}".strip()
+    if len(parts) > 0:
+        return [row for part in [*parts, current] for row in _formula_rows(part)]
+    pieces = _split_at(formula, "=")
+    if len(pieces) == 1:
+        return _sum_rows(formula, "\\quad")
     if glyphs(pieces[0] + pieces[1]) <= DISPLAY_GLYPHS:
         pieces[:2] = [f"{pieces[0]} {pieces[1]}"]
-    return [pieces[0], *(f"\\quad {piece}" for piece in pieces[1:])]
+        rows = _sum_rows(pieces[0], "\\quad")
+    else:
+        rows = [pieces[0]]
+        pieces = ["", pieces[1], *pieces[2:]]
+    for piece in pieces[1:]:  # "= ..." rows start at the margin: a phone has no width to spare
+        rows += _sum_rows(piece, "\\quad")
+    return rows
 
 
 def aligned_rows(tex: str) -> str | None:
@@ -321,7 +351,7 @@ def aligned_rows(tex: str) -> str | None:
         return None
     rows, start, remark = [], 0, False
     for begin, end, what in [*_top_level(tex), (len(tex), len(tex), "qquad")]:
-        if what == "=":
+        if what in "=+,":
             continue
         segment = tex[start:begin].strip()
         if segment:
@@ -566,7 +596,7 @@ dl.py > dt.sig span.pre, .reader-api-index code span.pre { white-space: normal; 
 dl.py div.highlight pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 /* On a phone, entries and their fields indent less, leaving the width to the text. */
 @media (max-width: 600px) {
-  dl.py > dd { margin-left: 0.5rem; }
+  dl.py > dd { margin-left: 0; }
   dl.py dl.field-list > dd { margin-left: 0.5rem; }
   dl.py dl.field-list ul { padding-left: 1rem; }
 }
