@@ -76,6 +76,20 @@ def seed(value: int = 0, *, torch_threads: int = 1) -> np.random.Generator:
         pass
     else:
         torch.manual_seed(value)
-        torch.use_deterministic_algorithms(True)
+        _deterministic_torch(torch)
         torch.set_num_threads(int(torch_threads))
     return np.random.default_rng(value)
+
+
+def _deterministic_torch(torch) -> None:
+    """``torch.use_deterministic_algorithms(True)``, without its 2 s import.
+
+    The public function also sets the flag in torch.compile's (inductor's) configuration,
+    and importing that configuration loads torch._dynamo: 2 s of CPU in every chapter, for a
+    compiler the book never uses. The flag itself is one call into torch's C++ core.
+    """
+    set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_flag is None:  # another torch: the public route
+        torch.use_deterministic_algorithms(True)
+    else:
+        set_flag(True)
