@@ -526,9 +526,10 @@ def heteroscedastic_gaussian_nll(
     r"""Mean (:math:`\beta`-)NLL of a Gaussian whose mean and log-variance are both linear,
     :math:`\mu = Xw_\mu`, :math:`s = \sigma^2 = e^{Xw_s}`:
 
-    .. math:: L = \frac1N \sum_n \lfloor s_n^{\beta}\rfloor
-              \Big[\frac{(y_n - \mu_n)^2}{2 s_n} + \frac12 \log(2\pi s_n)\Big]
+    .. math:: L = \frac1N \sum_n \lfloor s_n^{\beta}\rfloor \, \ell_n
               + \frac{\lambda}{2}\big(\lVert w_\mu\rVert^2 + \lVert w_s\rVert^2\big),
+              \qquad
+              \ell_n = \frac{(y_n - \mu_n)^2}{2 s_n} + \frac12 \log(2\pi s_n),
 
     where :math:`\lfloor\cdot\rfloor` is a stop-gradient (``.detach()``): :math:`\beta = 0` is
     the NLL, :math:`\beta > 0` the :math:`\beta`-NLL that re-weights each example by its
