@@ -433,3 +433,23 @@ def test_logsumexp_small_results_are_within_1_ulp():
     small = np.abs(ref) < 1
     assert nk.ulp_distance(ours[small], ref[small]).max() <= 1
     check("logsumexp", np.float64, ours, ref, rows)
+
+
+def test_logsumexp_moderate_cancellation_is_within_1_ulp():
+    r"""Results of magnitude 1-1.5 from rows whose maximum is about -11: :math:`m + L` cancels
+    (:math:`|\mathrm{LSE}| < |m|/2`, :math:`\kappa \approx 10`) but the result is not below 1,
+    so only the cancellation test sends them to the double-double path, which is within
+    :math:`\frac12 + \kappa 2^{-42}`, i.e. 1 ULP. In float64 with the compensated tail they
+    were 3 ULP off (mutant logsumexp-cancel-threshold, a test ten times too strict)."""
+    rng = np.random.default_rng(7)
+    k = 40_000
+    rows = rng.uniform(-1.0, 0.0, size=(4, k))
+    target = -1.0 - 0.5 * rng.random((4, 1))
+    rows += target - np.log(np.exp(rows).sum(axis=1, keepdims=True))
+    ref = nk.mp_logsumexp(rows)
+    m = rows.max(axis=1)
+    # cancelling (below |m|/2), not small (at least 1), and above a ten times stricter test
+    assert np.all(
+        (np.abs(ref) >= 1) & (np.abs(ref) < np.abs(m) / 2) & (np.abs(ref) > np.abs(m) / 20)
+    )
+    assert nk.ulp_distance(nk.logsumexp(rows), ref).max() <= 1
