@@ -147,14 +147,15 @@ READER_JS = (
 # Scroll down, then back up a little (what makes the theme show its "Back to top" button), and
 # name what the button covers: the topmost thing under it that belongs to the article.
 BACK_TO_TOP_JS = """async () => {
-    const wait = ms => new Promise(resolve => setTimeout(resolve, ms));
-    window.scrollTo(0, document.documentElement.scrollHeight / 2);
-    await wait(150);
-    window.scrollBy(0, -300);
-    await wait(400);
+    // The theme sets the button's display in its scroll listener; two frames deliver the event.
+    const frames = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    window.scrollTo({top: document.documentElement.scrollHeight / 2, behavior: 'instant'});
+    await frames();
+    window.scrollBy({top: -300, behavior: 'instant'});
+    await frames();
     const button = document.getElementById('pst-back-to-top');
     if (!button || getComputedStyle(button).display === 'none') {
-        window.scrollTo(0, 0);
+        window.scrollTo({top: 0, behavior: 'instant'});
         return null;
     }
     const box = button.getBoundingClientRect();
@@ -168,7 +169,7 @@ BACK_TO_TOP_JS = """async () => {
                 + (under.textContent || '').trim().slice(0, 50));
         }
     }
-    window.scrollTo(0, 0);
+    window.scrollTo({top: 0, behavior: 'instant'});
     return Array.from(covered);
 }"""
 
@@ -391,6 +392,9 @@ AXE_OPTIONS = {
     },
 }
 # The theme fades colours when it switches: measure contrast only once that is over.
+NO_TRANSITIONS_CSS = (
+    "*, *::before, *::after { transition: none !important; animation: none !important; }"
+)
 TRANSITIONS_DONE_JS = """async () => {
     await new Promise(requestAnimationFrame);
     await Promise.all(document.getAnimations().map(a => a.finished.catch(() => null)));
@@ -540,7 +544,11 @@ class Site:
         tab.page.evaluate(TRANSITIONS_DONE_JS)
 
     def _visit(self, page: str) -> PageReport:
-        """One page load: 1280 px light and dark, print (chapters), then 390 px (resized)."""
+        """One page load: 1280 px light, print (chapters), 390 px light then dark, 1280 px dark.
+
+        The order switches the theme once and resizes three times: each switch or resize lays
+        out the whole page again, which is most of a long chapter's cost.
+        """
         report = PageReport(page, served=True)
         context, tab = new_tab(self.browser, self.base)
         try:
@@ -548,19 +556,15 @@ class Site:
                 tab.open(f"{page}.html", wait_until="networkidle")
             except AssertionError as error:
                 return PageReport(page, served=False, problems=[str(error)])
+            # The theme fades colours and drawers; what a reader sees is the state after the
+            # fade, so the fades are switched off rather than waited for.
+            tab.page.add_style_tag(content=NO_TRANSITIONS_CSS)
             report.screenshot = self._shoot(tab, report, "1280-light", full_page=FULL_PAGE)
             report.observed = tab.page.evaluate(OBSERVE_JS)
             report.layout["1280"] = self._layout(tab)
             if self.axe_source is not None:
                 tab.page.add_script_tag(content=self.axe_source)
-                report.axe = {}
-            for scheme, options in AXE_OPTIONS.items():
-                self._scheme(tab, scheme)
-                if report.axe is not None:
-                    report.axe[scheme] = tab.page.evaluate(AXE_RUN_JS, options)
-            self._shoot(tab, report, "1280-dark")
-            self._shoot_figure(tab, report, "1280-dark")
-            self._scheme(tab, "light")
+                report.axe = {"light": tab.page.evaluate(AXE_RUN_JS, AXE_OPTIONS["light"])}
             if (ROOT / f"{page}.ipynb").is_file():
                 report.printed = self._print(tab, pdf=page == PRINTED_CHAPTER)
             # A phone held upright: the same page, resized (as a reader's rotated tablet is).
@@ -571,6 +575,12 @@ class Site:
             self._shoot(tab, report, "390-light")
             self._scheme(tab, "dark")
             self._shoot(tab, report, "390-dark")
+            tab.page.set_viewport_size(VIEWPORTS["1280"])
+            tab.page.evaluate(TRANSITIONS_DONE_JS)
+            if report.axe is not None:
+                report.axe["dark"] = tab.page.evaluate(AXE_RUN_JS, AXE_OPTIONS["dark"])
+            self._shoot(tab, report, "1280-dark")
+            self._shoot_figure(tab, report, "1280-dark")
             report.problems += tab.problems()
         finally:
             context.close()
@@ -595,9 +605,8 @@ class Site:
                     print_background=False,
                 )
                 printed["pdf_pages"] = pdf_page_count(document)
-        finally:
+        finally:  # the caller sets the next viewport
             tab.page.emulate_media(media="screen")
-            tab.page.set_viewport_size(VIEWPORTS["1280"])
             tab.page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
         return printed
 
