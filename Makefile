@@ -13,7 +13,9 @@ PORT ?= 8000
 NOTEBOOKS ?=
 # pytest-xdist workers: one per core of the 2-core machines the limits are set for.
 JOBS ?= 2
-PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadscope
+# Units start in the order tests/conftest.py gives them (the build, then the longest), not
+# in xdist's default order by number of tests.
+PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadscope --no-loadscope-reorder
 
 .PHONY: help install book test portability lab outputs serve bench mutants lint format clean distclean
 

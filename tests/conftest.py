@@ -71,7 +71,7 @@ def _build_problems(output: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def built_site() -> Path:
+def built_site(request) -> Path:
     """Build the book once per session, warnings as errors, and return ``_build/html``.
 
     The build renders the stored outputs and executes nothing; it is incremental. pytest does
@@ -83,9 +83,14 @@ def built_site() -> Path:
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     env = dict(os.environ, PATH=f"{jupyter_book.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     HTML.parent.mkdir(parents=True, exist_ok=True)
-    # Workers that need the site build it one at a time: the first builds, the others find
-    # nothing changed and take a few seconds.
+    # Workers that need the site build it one at a time. The first builds and marks the build
+    # with the run's id (pytest-xdist's testrunuid); the second finds the mark and takes that
+    # build rather than checking it again (a no-change build costs seconds the tests need).
+    run_id = getattr(request.config, "workerinput", {}).get("testrunuid")
+    marker = HTML.parent / f".built-{run_id}" if run_id else None
     with FileLock(HTML.parent / ".build.lock"):
+        if marker is not None and marker.is_file():
+            return HTML
         result = subprocess.run(
             [str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going"],
             cwd=ROOT,
@@ -94,6 +99,10 @@ def built_site() -> Path:
             text=True,
             check=False,
         )
+        if result.returncode == 0 and marker is not None:
+            for old in HTML.parent.glob(".built-*"):
+                old.unlink(missing_ok=True)
+            marker.touch()
     if result.returncode != 0:
         _BUILD_FAILURE.append(
             f"jupyter-book build failed (exit {result.returncode}):\n"
@@ -109,14 +118,33 @@ def built_site() -> Path:
 # order; each chapter of the portability layer is a class of its own.
 
 
-def _cost(item: pytest.Item) -> int:
-    """Which units start first: the long ones, so that both cores stay busy to the end."""
+# The units in the order they start (``--no-loadscope-reorder`` keeps it: by default xdist
+# starts the units with the most tests first). The build first, on one worker, while the other
+# starts on the chapters; then the longest units, so that both cores stay busy to the end.
+# A unit's length is estimated by its tier and, within a tier, by the size of its notebook.
+_FIRST_TIER = {"test_site.py", "test_api_reference.py"}
+
+
+def _cost(item: pytest.Item) -> tuple[int, int]:
     path = Path(str(item.path))
-    if item.get_closest_marker("build") or item.get_closest_marker("browser"):
-        return 0
-    if path.suffix == ".ipynb" or path.name == "test_portability.py":
-        return 1
-    return 2
+    cls = getattr(item, "cls", None)  # nbval's cells have none
+    notebook = getattr(cls, "notebook", None)
+    page = getattr(cls, "page", None)
+    if path.name == "test_build.py":
+        return 0, 0
+    if path.suffix == ".ipynb":
+        tier, notebook = 3, path
+    elif notebook is not None:  # a chapter of the portability layer: two runs of it
+        tier = 1
+    elif page is not None and (ROOT / f"{page}.ipynb").is_file():  # a chapter's page
+        tier, notebook = 2, ROOT / f"{page}.ipynb"
+    elif path.name in _FIRST_TIER:
+        tier = 1
+    elif item.get_closest_marker("build") or item.get_closest_marker("browser"):
+        tier = 4
+    else:
+        tier = 5
+    return tier, -(notebook.stat().st_size if notebook is not None else 0)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -94,7 +94,8 @@ def _chapter_class(notebook):
         check_on_emulated_cpu(config, notebook)
 
     name = "TestChapter" + "".join(part.title() for part in notebook.stem.split("-"))
-    return type(name, (), {"test_stored_outputs_reproduce": test_stored_outputs_reproduce})
+    methods = {"test_stored_outputs_reproduce": test_stored_outputs_reproduce}
+    return type(name, (), {"notebook": notebook, **methods})
 
 
 for _notebook in NOTEBOOKS:

@@ -247,7 +247,8 @@ def _page_class(page):
     methods = {check.__name__.replace("check_", "test_", 1): _test_method(page, check)
                for check in checks}  # fmt: skip
     name = "TestPage_" + re.sub(r"\W", "_", page.removeprefix("book/"))
-    return type(name, (), {"__doc__": f"What a reader sees of {page}.", **methods})
+    attributes = {"__doc__": f"What a reader sees of {page}.", "page": page}
+    return type(name, (), {**attributes, **methods})
 
 
 for _page in PAGES:
