@@ -120,26 +120,26 @@ def built_site(request) -> Path:
 
 # The units in the order they start (``--no-loadscope-reorder`` keeps it: by default xdist
 # starts the units with the most tests first). The build first, on one worker, while the other
-# starts on the chapters; then the longest units, so that both cores stay busy to the end.
-# A unit's length is estimated by its tier and, within a tier, by the size of its notebook.
-_FIRST_TIER = {"test_site.py", "test_api_reference.py"}
+# starts on the chapters under emulated CPUs; then the longest units, so that both cores stay
+# busy to the end. A unit's length is estimated by its tier and, within a tier, by the size of
+# its notebook.
+_LONG_MODULES = {"test_site.py", "test_api_reference.py"}  # half a minute each
 
 
 def _cost(item: pytest.Item) -> tuple[int, int]:
     path = Path(str(item.path))
     cls = getattr(item, "cls", None)  # nbval's cells have none
-    notebook = getattr(cls, "notebook", None)
-    page = getattr(cls, "page", None)
+    page, notebook = getattr(cls, "page", None), None
     if path.name == "test_build.py":
         return 0, 0
+    if getattr(cls, "cpu_config", None) is not None:  # every chapter under an emulated CPU
+        return 1, 0
     if path.suffix == ".ipynb":
         tier, notebook = 3, path
-    elif notebook is not None:  # a chapter of the portability layer: two runs of it
-        tier = 1
     elif page is not None and (ROOT / f"{page}.ipynb").is_file():  # a chapter's page
         tier, notebook = 2, ROOT / f"{page}.ipynb"
-    elif path.name in _FIRST_TIER:
-        tier = 1
+    elif path.name in _LONG_MODULES:
+        return 2, -(10**9)
     elif item.get_closest_marker("build") or item.get_closest_marker("browser"):
         tier = 4
     else:
