@@ -36,7 +36,8 @@ install: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --disable-pip-version-check --quiet -r requirements.txt
+	$(VENV)/bin/python -m pip install --disable-pip-version-check --quiet --no-deps -r requirements.txt
+	$(VENV)/bin/python -m pip check --disable-pip-version-check
 	$(VENV)/bin/python -m pip install --disable-pip-version-check --quiet --no-deps \
 		--no-build-isolation --editable .
 	@touch $@
