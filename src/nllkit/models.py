@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _glm
+from . import _checks, _docs, _glm
 from ._glm import penalty as _penalty
 from ._glm import per_example as _per_example
 from ._validation import as_float_array
@@ -113,14 +113,13 @@ def _weights(w: Any, X: np.ndarray, func: str, name: str = "w", tail: int = 0) -
     return w
 
 
-def _nonnegative(value: Any, name: str, func: str, upper: float = math.inf) -> float:
-    """A real number in [0, upper), else ``TypeError``/``ValueError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{func}: {name}={value!r} must be a real number")
-    if not 0.0 <= float(value) < upper:
-        bound = "" if upper == math.inf else f" and below {upper:g}"
-        raise ValueError(f"{func}: {name}={value!r} must be non-negative{bound}")
-    return float(value)
+def _one_model(params: np.ndarray, name: str, core: int, func: str) -> None:
+    """A Hessian is one model's: ``params`` must have its ``core`` axes and no batch axis."""
+    if params.ndim != core:
+        want = "(d,)" if core == 1 else "(d, K)"
+        raise ValueError(
+            f"{func}: {name} has shape {params.shape}; expected {want} (no batch axis)"
+        )
 
 
 def _per_model(
@@ -133,7 +132,7 @@ def _per_model(
     ``params`` (``(S, 1, ...)``).
     """
     if np.ndim(value) == 0:
-        return _nonnegative(value, name, func, upper)
+        return _checks.nonnegative(value, name, func, upper)
     arr = as_float_array(value, name, func)
     if params.ndim != core + 1 or arr.shape != params.shape[:1]:
         raise ValueError(
@@ -142,7 +141,7 @@ def _per_model(
         )
     bad = ~((arr >= 0) & (arr < upper))
     if bad.any():
-        _nonnegative(float(arr[np.argmax(bad)]), name, func, upper)  # raises, naming it
+        _checks.nonnegative(float(arr[np.argmax(bad)]), name, func, upper)  # raises, naming it
     return arr.reshape(arr.shape + (1,) * core)
 
 
@@ -265,8 +264,7 @@ def logistic_hessian(w: Any, X: Any, y: Any, *, l2: float = 0.0) -> np.ndarray:
     """
     func = "logistic_hessian"
     w, X, _, l2 = _logistic_inputs(w, X, y, func, l2)
-    if w.ndim != 1:
-        raise ValueError(f"{func}: w has shape {w.shape}; expected (d,) (no batch axis)")
+    _one_model(w, "w", 1, func)
     s = sigmoid(X @ w)
     return (X.T * (s * (1 - s))) @ X / X.shape[0] + l2 * np.eye(X.shape[1])
 
@@ -406,8 +404,7 @@ def multinomial_hessian(W: Any, X: Any, y: Any, *, l2: float = 0.0) -> np.ndarra
     """
     func = "multinomial_hessian"
     W, X, _, l2 = _multinomial_inputs(W, X, y, func, l2)
-    if W.ndim != 2:
-        raise ValueError(f"{func}: W has shape {W.shape}; expected (d, K) (no batch axis)")
+    _one_model(W, "W", 2, func)
     (N, d), K = X.shape, W.shape[1]
     J = softmax_jacobian(X @ W)  # (N, K, K), one Jacobian per example
     H = np.einsum("na,nkl,nb->akbl", X, J, X).reshape(d * K, d * K) / N
@@ -418,19 +415,11 @@ def multinomial_hessian(W: Any, X: Any, y: Any, *, l2: float = 0.0) -> np.ndarra
 # Gaussian regression
 
 
-def _variance(var: Any, func: str) -> float:
-    if isinstance(var, bool) or not isinstance(var, int | float | np.integer | np.floating):
-        raise TypeError(f"{func}: var={var!r} must be a real number")
-    if not 0.0 < float(var) < math.inf:
-        raise ValueError(f"{func}: var={var!r} must be positive and finite")
-    return float(var)
-
-
 def _linear_inputs(w, X, y, var, l2, func):
     X = _design(X, func)
     w = _weights(w, X, func)
     l2 = _per_model(l2, "l2", func, w, core=1)
-    return w, X, _targets(y, X, func), _variance(var, func), l2
+    return w, X, _targets(y, X, func), _checks.positive(var, "var", func), l2
 
 
 def linear_gaussian_nll(w: Any, X: Any, y: Any, *, var: float = 1.0, l2: Any = 0.0) -> Any:
@@ -493,9 +482,9 @@ def linear_gaussian_hessian(X: Any, *, var: float = 1.0, l2: float = 0.0) -> np.
     Derived in :ref:`chapter-negative-log-likelihood`. Raises as :func:`linear_gaussian_nll`.
     """
     func = "linear_gaussian_hessian"
-    l2 = _nonnegative(l2, "l2", func)
+    l2 = _checks.nonnegative(l2, "l2", func)
     X = _design(X, func)
-    var = _variance(var, func)
+    var = _checks.positive(var, "var", func)
     return X.T @ X / (X.shape[0] * var) + l2 * np.eye(X.shape[1])
 
 
@@ -667,8 +656,7 @@ def poisson_hessian(w: Any, X: Any, y: Any, *, l2: float = 0.0) -> np.ndarray:
     """
     func = "poisson_hessian"
     w, X, _, l2 = _poisson_inputs(w, X, y, l2, func)
-    if w.ndim != 1:
-        raise ValueError(f"{func}: w has shape {w.shape}; expected (d,) (no batch axis)")
+    _one_model(w, "w", 1, func)
     return (X.T * np.exp(X @ w)) @ X / X.shape[0] + l2 * np.eye(X.shape[1])
 
 
@@ -706,18 +694,10 @@ class History:
     converged: bool
 
 
-def _steps(steps: Any, name: str, func: str) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer):
-        raise TypeError(f"{func}: {name}={steps!r} must be an integer")
-    if steps < 0:
-        raise ValueError(f"{func}: {name}={steps} must be non-negative")
-    return int(steps)
-
-
 def _tolerance(tol: Any, func: str) -> float | None:
     if tol is None:
         return None
-    return _nonnegative(tol, "tol", func)
+    return _checks.nonnegative(tol, "tol", func)
 
 
 def _iterate(func, update, model, params0, steps, tol, record_params, record_grad_norm, start=None):
@@ -727,7 +707,7 @@ def _iterate(func, update, model, params0, steps, tol, record_params, record_gra
     (the same pair) instead of it at :math:`\\theta_0` if given: the fitters evaluate the start
     with their public, checking functions and step on with unchecked kernels (``_glm``).
     """
-    steps = _steps(steps, "steps", func)
+    steps = _checks.integer(steps, "steps", func)
     tol = _tolerance(tol, func)
     theta = np.array(as_float_array(params0, "params0", func))  # a copy
     need_norm = tol is not None or record_grad_norm  # else no norm is computed
@@ -757,13 +737,6 @@ def _iterate(func, update, model, params0, steps, tol, record_params, record_gra
         steps=t,
         converged=converged,
     )
-
-
-def _step_size(step: Any, func: str) -> float:
-    step = _nonnegative(step, "step", func)
-    if not 0.0 < step < math.inf:
-        raise ValueError(f"{func}: step={step!r} must be positive and finite")
-    return step
 
 
 def _newton_update(hessian: Callable[[np.ndarray], Any]) -> Callable[..., np.ndarray]:
@@ -836,7 +809,7 @@ def gradient_descent(
     >>> w.tolist(), h.steps
     ([0.125], 3)
     """
-    step = _step_size(step, "gradient_descent")
+    step = _checks.positive(step, "step", "gradient_descent")
     update = lambda theta, g: theta - step * g  # noqa: E731
     return _iterate(
         "gradient_descent", update, (grad, loss), params0, steps, tol, record_params,
@@ -933,7 +906,7 @@ def _fit(func, method, params0, options, public, kernel, default_step):
         )  # fmt: skip
     if steps is None:
         raise ValueError(f"{func}: steps is required for method='gd'")
-    step = _step_size(default_step() if step is None else step, "gradient_descent")
+    step = _checks.positive(default_step() if step is None else step, "step", "gradient_descent")
     return _iterate(
         "gradient_descent", lambda theta, g: theta - step * g, model, params0, steps, tol,
         record_params, record_grad_norm, start,
@@ -954,6 +927,40 @@ def _lambda_max(X: np.ndarray) -> float:
     return float(np.linalg.eigvalsh(X.T @ X).max()) / X.shape[0]
 
 
+#: The blocks ``{fit_options}``, ``{fit_loop}`` and ``{fit_result}`` of the fit_* docstrings.
+_FIT_DOCS = {
+    "fit_options": """method : {{"gd", "newton"}}, optional
+    Gradient descent (default) or Newton's method (a start without batch axis).
+step : float, optional
+    Gradient-descent step (default :math:`1/\\beta`, see above).
+{{fit_loop}}""",
+    "fit_loop": """steps : int, optional
+    Number of steps; required for ``"gd"``, default 50 for ``"newton"``.
+tol : float, optional
+    Stop once the gradient norm is below it (default: none for ``"gd"``, 1e-12 for
+    ``"newton"``).
+record_loss : bool, optional
+    Record the loss at every iterate (default ``True``; ``False`` halves the work).
+record_params, record_grad_norm : bool, optional
+    As :func:`gradient_descent`.""",
+    "fit_result": """Returns
+-------
+{params} : numpy.ndarray
+    The fitted weights.
+history : History
+    ``history.loss[t]`` is :func:`{nll}` after ``t`` steps.
+
+Raises
+------
+TypeError
+    As :func:`{nll}` and :func:`gradient_descent`.
+ValueError
+    As :func:`{nll}` and :func:`gradient_descent`, for an unknown ``method``,
+    and for gradient descent without ``{missing}``.""",
+}
+
+
+@_docs.fill(_FIT_DOCS, nll="logistic_nll", params="w", missing="steps")
 def fit_logistic(
     X: Any,
     y: Any,
@@ -985,34 +992,9 @@ def fit_logistic(
         The start, shape ``(d,)`` or ``(S, d)`` (default zeros).
     l2, smoothing : float or array_like, optional
         As :func:`logistic_nll`; an array gives one value per model.
-    method : {"gd", "newton"}, optional
-        Gradient descent (default) or Newton's method (a start without batch axis).
-    step : float, optional
-        Gradient-descent step (default :math:`1/\beta`, see above).
-    steps : int, optional
-        Number of steps; required for ``"gd"``, default 50 for ``"newton"``.
-    tol : float, optional
-        Stop once the gradient norm is below it (default: none for ``"gd"``, 1e-12 for
-        ``"newton"``).
-    record_loss : bool, optional
-        Record the loss at every iterate (default ``True``; ``False`` halves the work).
-    record_params, record_grad_norm : bool, optional
-        As :func:`gradient_descent`.
+    {fit_options}
 
-    Returns
-    -------
-    w : numpy.ndarray
-        The fitted weights.
-    history : History
-        ``history.loss[t]`` is :func:`logistic_nll` after ``t`` steps.
-
-    Raises
-    ------
-    TypeError
-        As :func:`logistic_nll` and :func:`gradient_descent`.
-    ValueError
-        As :func:`logistic_nll` and :func:`gradient_descent`, and for an unknown ``method`` or
-        a missing ``steps``.
+    {fit_result}
     """
     func = "fit_logistic"
     X = _design(X, func)
@@ -1026,6 +1008,7 @@ def fit_logistic(
     )  # fmt: skip
 
 
+@_docs.fill(_FIT_DOCS, nll="multinomial_nll", params="W", missing="steps")
 def fit_multinomial(
     X: Any,
     y: Any,
@@ -1063,34 +1046,9 @@ def fit_multinomial(
         number of columns for probabilities).
     l2, smoothing : float or array_like, optional
         As :func:`multinomial_nll`; an array gives one value per model.
-    method : {"gd", "newton"}, optional
-        Gradient descent (default) or Newton's method (a start without batch axis).
-    step : float, optional
-        Gradient-descent step (default :math:`1/\beta`, see above).
-    steps : int, optional
-        Number of steps; required for ``"gd"``, default 50 for ``"newton"``.
-    tol : float, optional
-        Stop once the gradient norm is below it (default: none for ``"gd"``, 1e-12 for
-        ``"newton"``).
-    record_loss : bool, optional
-        Record the loss at every iterate (default ``True``; ``False`` halves the work).
-    record_params, record_grad_norm : bool, optional
-        As :func:`gradient_descent`.
+    {fit_options}
 
-    Returns
-    -------
-    W : numpy.ndarray
-        The fitted weights.
-    history : History
-        ``history.loss[t]`` is :func:`multinomial_nll` after ``t`` steps.
-
-    Raises
-    ------
-    TypeError
-        As :func:`multinomial_nll` and :func:`gradient_descent`.
-    ValueError
-        As :func:`multinomial_nll` and :func:`gradient_descent`, and for an unknown ``method``
-        or a missing ``steps``.
+    {fit_result}
     """
     func = "fit_multinomial"
     X = _design(X, func)
@@ -1099,7 +1057,7 @@ def fit_multinomial(
         if n_classes is None:
             index = y_arr.ndim == 1 and y_arr.dtype.kind in "iu" and y_arr.size > 0
             n_classes = int(y_arr.max()) + 1 if index else y_arr.shape[-1]
-        W0 = np.zeros((X.shape[1], _steps(n_classes, "n_classes", func)))
+        W0 = np.zeros((X.shape[1], _checks.integer(n_classes, "n_classes", func)))
     W0, X, y, l2_eff = _multinomial_inputs(W0, X, y, func, l2, smoothing)  # smoothed once
     return _fit(
         func, method, W0, (step, steps, tol, record_loss, record_params, record_grad_norm),
@@ -1109,6 +1067,7 @@ def fit_multinomial(
     )  # fmt: skip
 
 
+@_docs.fill(_FIT_DOCS, nll="linear_gaussian_nll", params="w", missing="steps")
 def fit_linear_gaussian(
     X: Any,
     y: Any,
@@ -1139,34 +1098,9 @@ def fit_linear_gaussian(
         The start, shape ``(d,)`` or ``(S, d)`` (default zeros).
     l2 : float or array_like, optional
         As :func:`linear_gaussian_nll`; an array gives one value per model.
-    method : {"gd", "newton"}, optional
-        Gradient descent (default) or Newton's method (a start without batch axis).
-    step : float, optional
-        Gradient-descent step (default :math:`1/\beta`, see above).
-    steps : int, optional
-        Number of steps; required for ``"gd"``, default 50 for ``"newton"``.
-    tol : float, optional
-        Stop once the gradient norm is below it (default: none for ``"gd"``, 1e-12 for
-        ``"newton"``).
-    record_loss : bool, optional
-        Record the loss at every iterate (default ``True``; ``False`` halves the work).
-    record_params, record_grad_norm : bool, optional
-        As :func:`gradient_descent`.
+    {fit_options}
 
-    Returns
-    -------
-    w : numpy.ndarray
-        The fitted weights.
-    history : History
-        As :func:`fit_logistic`.
-
-    Raises
-    ------
-    TypeError
-        As :func:`linear_gaussian_nll` and :func:`gradient_descent`.
-    ValueError
-        As :func:`linear_gaussian_nll` and :func:`gradient_descent`, and for an unknown
-        ``method`` or a missing ``steps``.
+    {fit_result}
     """
     func = "fit_linear_gaussian"
     X = _design(X, func)
@@ -1245,6 +1179,7 @@ def fit_heteroscedastic_gaussian(
     )  # fmt: skip
 
 
+@_docs.fill(_FIT_DOCS, nll="poisson_nll", params="w", missing="step")
 def fit_poisson(
     X: Any,
     y: Any,
@@ -1276,23 +1211,11 @@ def fit_poisson(
         As :func:`poisson_nll`; an array gives one value per model.
     method : {"newton", "gd"}, optional
         Newton's method (default) or gradient descent (``step`` and ``steps`` required).
-    step, steps, tol, record_loss, record_params, record_grad_norm
-        As :func:`fit_logistic`.
+    step : float, optional
+        Gradient-descent step (required for ``"gd"``: there is no safe default, see above).
+    {fit_loop}
 
-    Returns
-    -------
-    w : numpy.ndarray
-        The fitted weights.
-    history : History
-        As :func:`fit_logistic`.
-
-    Raises
-    ------
-    TypeError
-        As :func:`poisson_nll` and :func:`gradient_descent`.
-    ValueError
-        As :func:`poisson_nll` and :func:`gradient_descent`, for an unknown ``method``, and if
-        gradient descent is asked for without a ``step``.
+    {fit_result}
     """
     func = "fit_poisson"
     X = _design(X, func)
