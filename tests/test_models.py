@@ -2,8 +2,10 @@
 
 * every model's loss and closed-form gradient (with L2, label smoothing, a batch of models and
   the beta-NLL's stop-gradient) against torch autograd of torch's own losses, in float64;
-* every fitted optimum against scipy's L-BFGS-B driven by torch's value and gradient, or
-  against a closed form (least squares, ridge, per-group means and variances);
+* every fitted optimum against scipy's L-BFGS-B driven by torch's value and gradient, and
+  where there is one against a closed form (least squares, ridge, per-group means and
+  variances);
+* the fitters' fast path (nllkit._glm) against the public functions, bit for bit;
 * gradient descent: monotone below 2/beta (beta derived), the exact iterates of a quadratic,
   and a rise just above 2/lambda_max; Newton: quadratic convergence with the derived constant;
 * bad input names the function and the argument.
@@ -398,6 +400,22 @@ def test_linear_gaussian_is_autograd_and_least_squares():
     assert np.linalg.norm(w_gd - ridge) <= 1e-13 / lam_min + 16 * cond * EPS
 
 
+@pytest.mark.parametrize("l2", [0.0, 0.05])
+def test_linear_gaussian_fit_is_the_lbfgs_minimiser(l2):
+    _, X, *_, y, _ = _data()
+    var = 0.49
+    X_t, y_t = torch.tensor(X), torch.tensor(y)
+
+    def torch_loss(w):
+        nll = F.gaussian_nll_loss(X_t @ w, y_t, torch.full_like(y_t, var), full=True)
+        return nll + 0.5 * l2 * (w * w).sum()
+
+    w_newton, _ = fit_linear_gaussian(X, y, var=var, l2=l2, method="newton")
+    w_gd, history = fit_linear_gaussian(X, y, var=var, l2=l2, steps=2000, tol=1e-12)
+    assert history.converged
+    _assert_same_minimiser(torch_loss, w_newton, w_gd)
+
+
 def test_gradient_descent_on_a_quadratic_follows_the_closed_form_and_diverges_above_2_over_beta():
     # On the Gaussian NLL (a quadratic), w_t - w* = (I - eta H)^t (w_0 - w*); the loss is
     # monotone iff eta <= 2 / lambda_max(H), and rises for any larger step.
@@ -478,6 +496,23 @@ def test_heteroscedastic_fit_reaches_the_per_group_closed_form():
     mu = 0.5 * np.min(f * np.minimum(1 / msr_g, 0.5))
     np.testing.assert_allclose(params[0], mean_g, rtol=0, atol=1e-12 / mu)
     np.testing.assert_allclose(params[1], np.log(msr_g), rtol=0, atol=1e-12 / mu)
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_heteroscedastic_fit_is_the_lbfgs_minimiser(l2):
+    # beta = 0: the NLL itself, not convex in both heads together but strongly convex near its
+    # minimiser (mu > 0 is asserted there); from the same start (zeros) both methods reach it.
+    # For beta > 0 the update is no gradient, so there is no loss for L-BFGS to minimise.
+    _, X, *_, y, _ = _data()
+    X_t, y_t = torch.tensor(X), torch.tensor(y)
+
+    def torch_loss(p):
+        mean, var = X_t @ p[:D], torch.exp(X_t @ p[D:])
+        return F.gaussian_nll_loss(mean, y_t, var, full=True) + 0.5 * l2 * (p * p).sum()
+
+    params, history = fit_heteroscedastic_gaussian(X, y, l2=l2, step=0.5, steps=2000, tol=1e-10)
+    assert history.converged
+    _assert_same_minimiser(torch_loss, params)
 
 
 def test_beta_one_nll_moves_every_mean_at_the_rate_of_its_group_size():
@@ -812,6 +847,22 @@ def _bad_cases():
             r"gradient_descent: tol=-1.0",
         ),
         (fit_poisson, (X, counts), {"method": "gd", "steps": 3}, ValueError, r"step is required"),
+        # the fitters check the start with the public functions: their checks, their messages
+        (fit_logistic, (X, y + 2), {"steps": 3}, ValueError, r"targets\[0\] = 2.0 is outside"),
+        (
+            fit_multinomial,
+            (X, np.full((N, K), 0.3)),
+            {"steps": 3},
+            ValueError,
+            r"cross_entropy_grad: target\[0\] sums to 1.2",
+        ),
+        (
+            fit_heteroscedastic_gaussian,
+            (X, y_real),
+            {"params0": np.array([[0.0] * D, [-800.0] + [0.0] * (D - 1)]), "step": 0.1, "steps": 3},
+            ValueError,
+            r"gaussian_nll_grad: var\[0\] = 0.0",  # e^-800 underflows
+        ),
         (
             newton,
             (lambda v: v, lambda v: np.eye(3), np.ones(2)),

@@ -14,7 +14,9 @@ closed-form gradient the chapters derive, and, where a chapter uses it, the Hess
 The per-example derivatives ("prediction minus target") come from :mod:`nllkit.gradients`;
 this module only applies the chain rule through the linear layer :math:`z = Xw`. Two fitting
 methods serve every model: :func:`gradient_descent` (a fixed step, with a history that figures
-can plot) and :func:`newton` (for the convex models, where a chapter checks a minimiser).
+can plot) and :func:`newton` (for the convex models, where a chapter checks a minimiser). The
+``fit_*`` functions check their inputs once and take their steps with unchecked copies of the
+loss and gradient (:mod:`nllkit._glm`) that give the same numbers, bit for bit.
 
 Conventions:
 
@@ -871,10 +873,10 @@ def newton(
     ValueError
         As :func:`gradient_descent`, and if ``hessian`` returns a matrix of the wrong shape.
     """
+    update = _newton_update(hessian)  # theta - H(theta)^+ g, by least squares
     return _iterate(
-        "newton", _newton_update(hessian), (grad, loss), params0, steps, tol, record_params,
-        record_grad_norm,
-    )  # fmt: skip
+        "newton", update, (grad, loss), params0, steps, tol, record_params, record_grad_norm
+    )
 
 
 _METHODS = ("gd", "newton")
