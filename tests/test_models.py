@@ -593,6 +593,17 @@ def test_gradient_descent_history_and_stopping():
     assert x.dtype == np.float32 and np.all(start == 1)
 
 
+def test_zero_steps_return_the_start_and_its_loss():
+    _, X, y01, *_ = _data()
+    w0 = np.full(D, 0.1)
+    w, h = fit_logistic(X, y01, w0=w0, steps=0, record_grad_norm=True)
+    _identical(w, w0)
+    _identical(h.loss, np.array([logistic_nll(w0, X, y01)]))
+    assert h.steps == 0 and h.grad_norm.shape == (1,) and not h.converged
+    x, h = gradient_descent(lambda x: 2 * x, [1.0], step=0.25, steps=0)
+    assert x.tolist() == [1.0] and h.steps == 0
+
+
 def test_newton_takes_minimum_norm_steps_on_a_singular_hessian():
     # f(x, y) = (x + y - 2)^2 / 2: Hessian [[1, 1], [1, 1]], singular; from 0 the
     # minimum-norm solution (1, 1) in one step.
