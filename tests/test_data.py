@@ -225,6 +225,14 @@ def _within(estimate, expected, standard_error):
     )
 
 
+def test_the_smallest_sizes_are_accepted():
+    # n = 1 (and one trial, one point per class) is the boundary of every count argument
+    assert binary_clouds(1, [1.0, 0.5], rng=0)[0].shape == (1, 2)
+    assert class_clouds(CENTRES3, 1, rng=0)[1].tolist() == [0, 1, 2]
+    assert binomial_mixture(1, 1, [1.0], [0.5], rng=0)[0].shape == (1,)
+    assert heteroscedastic_regression(1, rng=0)[0].shape == (1,)
+
+
 def test_binary_clouds_statistics():
     n, m, s = 200_000, np.array([1.0, -0.5]), 0.7
     x, y = binary_clouds(n, m, scale=s, rng=1)

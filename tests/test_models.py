@@ -2,8 +2,10 @@
 
 * every model's loss and closed-form gradient (with L2, label smoothing, a batch of models and
   the beta-NLL's stop-gradient) against torch autograd of torch's own losses, in float64;
-* every fitted optimum against scipy's L-BFGS-B driven by torch's value and gradient, or
-  against a closed form (least squares, ridge, per-group means and variances);
+* every fitted optimum against scipy's L-BFGS-B driven by torch's value and gradient, and
+  where there is one against a closed form (least squares, ridge, per-group means and
+  variances);
+* the fitters' fast path (nllkit._glm) against the public functions, bit for bit;
 * gradient descent: monotone below 2/beta (beta derived), the exact iterates of a quadratic,
   and a rise just above 2/lambda_max; Newton: quadratic convergence with the derived constant;
 * bad input names the function and the argument.
@@ -398,6 +400,22 @@ def test_linear_gaussian_is_autograd_and_least_squares():
     assert np.linalg.norm(w_gd - ridge) <= 1e-13 / lam_min + 16 * cond * EPS
 
 
+@pytest.mark.parametrize("l2", [0.0, 0.05])
+def test_linear_gaussian_fit_is_the_lbfgs_minimiser(l2):
+    _, X, *_, y, _ = _data()
+    var = 0.49
+    X_t, y_t = torch.tensor(X), torch.tensor(y)
+
+    def torch_loss(w):
+        nll = F.gaussian_nll_loss(X_t @ w, y_t, torch.full_like(y_t, var), full=True)
+        return nll + 0.5 * l2 * (w * w).sum()
+
+    w_newton, _ = fit_linear_gaussian(X, y, var=var, l2=l2, method="newton")
+    w_gd, history = fit_linear_gaussian(X, y, var=var, l2=l2, steps=2000, tol=1e-12)
+    assert history.converged
+    _assert_same_minimiser(torch_loss, w_newton, w_gd)
+
+
 def test_gradient_descent_on_a_quadratic_follows_the_closed_form_and_diverges_above_2_over_beta():
     # On the Gaussian NLL (a quadratic), w_t - w* = (I - eta H)^t (w_0 - w*); the loss is
     # monotone iff eta <= 2 / lambda_max(H), and rises for any larger step.
@@ -480,6 +498,23 @@ def test_heteroscedastic_fit_reaches_the_per_group_closed_form():
     np.testing.assert_allclose(params[1], np.log(msr_g), rtol=0, atol=1e-12 / mu)
 
 
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_heteroscedastic_fit_is_the_lbfgs_minimiser(l2):
+    # beta = 0: the NLL itself, not convex in both heads together but strongly convex near its
+    # minimiser (mu > 0 is asserted there); from the same start (zeros) both methods reach it.
+    # For beta > 0 the update is no gradient, so there is no loss for L-BFGS to minimise.
+    _, X, *_, y, _ = _data()
+    X_t, y_t = torch.tensor(X), torch.tensor(y)
+
+    def torch_loss(p):
+        mean, var = X_t @ p[:D], torch.exp(X_t @ p[D:])
+        return F.gaussian_nll_loss(mean, y_t, var, full=True) + 0.5 * l2 * (p * p).sum()
+
+    params, history = fit_heteroscedastic_gaussian(X, y, l2=l2, step=0.5, steps=2000, tol=1e-10)
+    assert history.converged
+    _assert_same_minimiser(torch_loss, params)
+
+
 def test_beta_one_nll_moves_every_mean_at_the_rate_of_its_group_size():
     # beta = 1: s^1 (mu - y) / s = mu - y whatever the variance, so from 0 each group's mean
     # error is |m_g| (1 - eta f_g)^t exactly (chapter 3), while the NLL (beta = 0) lags on
@@ -558,6 +593,17 @@ def test_gradient_descent_history_and_stopping():
     assert x.dtype == np.float32 and np.all(start == 1)
 
 
+def test_zero_steps_return_the_start_and_its_loss():
+    _, X, y01, *_ = _data()
+    w0 = np.full(D, 0.1)
+    w, h = fit_logistic(X, y01, w0=w0, steps=0, record_grad_norm=True)
+    _identical(w, w0)
+    _identical(h.loss, np.array([logistic_nll(w0, X, y01)]))
+    assert h.steps == 0 and h.grad_norm.shape == (1,) and not h.converged
+    x, h = gradient_descent(lambda x: 2 * x, [1.0], step=0.25, steps=0)
+    assert x.tolist() == [1.0] and h.steps == 0
+
+
 def test_newton_takes_minimum_norm_steps_on_a_singular_hessian():
     # f(x, y) = (x + y - 2)^2 / 2: Hessian [[1, 1], [1, 1]], singular; from 0 the
     # minimum-norm solution (1, 1) in one step.
@@ -565,6 +611,203 @@ def test_newton_takes_minimum_norm_steps_on_a_singular_hessian():
     x, h = newton(grad, lambda v: np.ones((2, 2)), np.zeros(2), steps=5)
     np.testing.assert_allclose(x, [1.0, 1.0], rtol=1e-15)
     assert h.converged and h.steps == 1
+
+
+# --- the fast path: nllkit._glm's kernels are the public functions, bit for bit ---------------
+#
+# The fitters check their inputs once, evaluate the start with the public functions and take
+# every later step with the unchecked kernels of nllkit._glm, which promise the same floating-
+# point operations in the same order: so the comparisons are exact (np.array_equal, dtype too).
+
+
+def _kernel_cases():
+    """(name, public nll, public grad, kernel, params, data, keywords) for every model, with a
+    batch and without, per-model and shared l2 / smoothing / beta, and float32 inputs."""
+    rng, X, y01, labels, y_real, counts = _data()
+    models = nllkit.models
+    cases = []
+    for dtype in (np.float64, np.float32):
+        Xd = X.astype(dtype)
+        for batch, l2, smoothing in [
+            ((), 0.0, 0.0),
+            ((), 0.3, 0.1),
+            ((3,), np.array([0.0, 0.5, 0.1]), np.array([0.2, 0.0, 0.05])),
+            ((3,), 0.1, 0.0),
+        ]:
+            kw = {"l2": l2, "smoothing": smoothing}
+            w = rng.normal(0.0, 2.0, (*batch, D)).astype(dtype)
+            yd = y01.astype(dtype)
+            _, _, t, l2_eff = models._logistic_inputs(w, Xd, yd, "t", l2, smoothing)
+            kernel = nllkit._glm.Logistic(Xd, t, l2_eff)
+            cases.append(("logistic", logistic_nll, logistic_grad, kernel, w, (Xd, yd), kw))
+            W = rng.normal(0.0, 1.5, (*batch, D, K)).astype(dtype)
+            for target in (labels, np.eye(K)[labels]):
+                _, _, t, l2_eff = models._multinomial_inputs(W, Xd, target, "t", l2, smoothing)
+                kernel = nllkit._glm.Multinomial(Xd, t, l2_eff)
+                data = (Xd, target)
+                cases.append(
+                    ("multinomial", multinomial_nll, multinomial_grad, kernel, W, data, kw)
+                )
+            kw = {"l2": l2, "var": 0.49}
+            _, _, t, var, l2_eff = models._linear_inputs(w, Xd, y_real, 0.49, l2, "t")
+            kernel = nllkit._glm.LinearGaussian(Xd, t, var, l2_eff)
+            data = (Xd, y_real)
+            cases.append(("linear", linear_gaussian_nll, linear_gaussian_grad, kernel, w, data, kw))
+            beta = smoothing * 5  # 0, 0.5, per model [1, 0, 0.25]
+            P = rng.normal(0.0, 0.5, (*batch, 2, D)).astype(dtype)
+            kw = {"l2": l2, "beta": beta}
+            _, _, t, beta_eff, l2_eff = models._hetero_inputs(P, Xd, y_real, beta, l2, "t")
+            kernel = nllkit._glm.HeteroscedasticGaussian(Xd, t, beta_eff, l2_eff)
+            nll, grad = heteroscedastic_gaussian_nll, heteroscedastic_gaussian_grad
+            cases.append(("hetero", nll, grad, kernel, P, (Xd, y_real), kw))
+            kw = {"l2": l2}
+            _, _, t, l2_eff = models._poisson_inputs(w * 0.3, Xd, counts, l2, "t")
+            kernel = nllkit._glm.Poisson(Xd, t, l2_eff)
+            cases.append(("poisson", poisson_nll, poisson_grad, kernel, w * 0.3, (Xd, counts), kw))
+    return cases
+
+
+def _identical(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
+    assert np.array_equal(a, b), f"differs by up to {np.max(np.abs(a - b)):.3g}"
+
+
+@pytest.mark.parametrize("case", range(len(_kernel_cases())))
+def test_fast_path_kernels_are_the_public_functions_bit_for_bit(case):
+    _, nll, grad, kernel, params, (X, y), kw = _kernel_cases()[case]
+    _identical(kernel.loss(params), nll(params, X, y, **kw))
+    _identical(kernel.grad(params), grad(params, X, y, **kw))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp")
+def test_fast_path_kernel_raises_the_public_error_when_a_variance_overflows():
+    _, X, *_, y, _ = _data()
+    P = np.zeros((2, D))
+    P[1, 0] = 800.0  # s = e^800 = inf
+    kernel = nllkit._glm.HeteroscedasticGaussian(X, y, 0.0, 0.0)
+    for method, public in ((kernel.grad, heteroscedastic_gaussian_grad), (kernel.loss, None)):
+        with pytest.raises(ValueError, match=r"var\[0\] = inf; expected positive, finite") as ours:
+            method(P)
+        if public is not None:
+            with pytest.raises(ValueError) as theirs:
+                public(P, X, y)
+            assert str(ours.value) == str(theirs.value)
+
+
+def _fits_and_their_public_loops():
+    """(fit, the same run through gradient_descent / newton on the public functions)."""
+    _, X, y01, labels, y_real, counts = _data()
+    l2, smoothing, beta = np.array([0.0, 0.05, 0.01]), np.array([0.1, 0.0, 0.2]), [0.0, 0.5, 1.0]
+    rec = {"record_params": True, "record_grad_norm": True}
+    w0, W0, P0 = np.zeros((3, D)), np.zeros((3, D, K)), np.zeros((3, 2, D))
+    X32, y32 = X.astype(np.float32), y01.astype(np.float32)
+    kw = {"l2": l2, "smoothing": smoothing}
+    return [
+        (
+            lambda: fit_logistic(X, y01, w0=w0, step=0.5, steps=40, tol=1e-3, **kw, **rec),
+            lambda: gradient_descent(
+                lambda w: logistic_grad(w, X, y01, **kw), w0, step=0.5, steps=40, tol=1e-3,
+                loss=lambda w: logistic_nll(w, X, y01, **kw), **rec,
+            ),
+        ),
+        (
+            lambda: fit_logistic(X32, y32, w0=w0[0].astype(np.float32), step=0.5, steps=5, **rec),
+            lambda: gradient_descent(
+                lambda w: logistic_grad(w, X32, y32), w0[0].astype(np.float32), step=0.5,
+                steps=5, loss=lambda w: logistic_nll(w, X32, y32), **rec,
+            ),
+        ),
+        (
+            lambda: fit_logistic(X, y01, l2=0.1, method="newton", **rec),
+            lambda: newton(
+                lambda w: logistic_grad(w, X, y01, l2=0.1),
+                lambda w: logistic_hessian(w, X, y01, l2=0.1), np.zeros(D),
+                loss=lambda w: logistic_nll(w, X, y01, l2=0.1), **rec,
+            ),
+        ),
+        (
+            lambda: fit_multinomial(X, labels, W0=W0, step=0.5, steps=30, **kw, **rec),
+            lambda: gradient_descent(
+                lambda W: multinomial_grad(W, X, labels, **kw), W0, step=0.5, steps=30,
+                loss=lambda W: multinomial_nll(W, X, labels, **kw), **rec,
+            ),
+        ),
+        (
+            lambda: fit_multinomial(X, labels, method="newton", smoothing=0.1, **rec),
+            lambda: newton(
+                lambda W: multinomial_grad(W, X, labels, smoothing=0.1),
+                lambda W: multinomial_hessian(W, X, (0.9 * np.eye(K)[labels] + 0.1 / K)),
+                W0[0], loss=lambda W: multinomial_nll(W, X, labels, smoothing=0.1), **rec,
+            ),
+        ),
+        (
+            lambda: fit_linear_gaussian(
+                X, y_real, var=0.5, w0=w0, l2=l2, step=0.3, steps=30, **rec
+            ),
+            lambda: gradient_descent(
+                lambda w: linear_gaussian_grad(w, X, y_real, var=0.5, l2=l2), w0, step=0.3,
+                steps=30, loss=lambda w: linear_gaussian_nll(w, X, y_real, var=0.5, l2=l2), **rec,
+            ),
+        ),
+        (
+            lambda: fit_heteroscedastic_gaussian(
+                X, y_real, params0=P0, beta=beta, l2=l2, step=0.1, steps=30, **rec
+            ),
+            lambda: gradient_descent(
+                lambda p: heteroscedastic_gaussian_grad(p, X, y_real, beta=beta, l2=l2), P0,
+                step=0.1, steps=30, **rec,
+                loss=lambda p: heteroscedastic_gaussian_nll(p, X, y_real, beta=beta, l2=l2),
+            ),
+        ),
+        (
+            lambda: fit_poisson(X, counts, w0=w0, l2=l2, method="gd", step=0.05, steps=30, **rec),
+            lambda: gradient_descent(
+                lambda w: poisson_grad(w, X, counts, l2=l2), w0, step=0.05, steps=30,
+                loss=lambda w: poisson_nll(w, X, counts, l2=l2), **rec,
+            ),
+        ),
+        (
+            lambda: fit_poisson(X, counts, l2=0.02, **rec),
+            lambda: newton(
+                lambda w: poisson_grad(w, X, counts, l2=0.02),
+                lambda w: poisson_hessian(w, X, counts, l2=0.02), np.zeros(D),
+                loss=lambda w: poisson_nll(w, X, counts, l2=0.02), **rec,
+            ),
+        ),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", range(len(_fits_and_their_public_loops())))
+def test_a_fit_is_the_public_loop_on_the_public_functions_bit_for_bit(case):
+    fit, public = _fits_and_their_public_loops()[case]
+    (ours, h), (theirs, h_ref) = fit(), public()
+    _identical(ours, theirs)
+    for field in ("loss", "params", "grad_norm"):
+        _identical(getattr(h, field), getattr(h_ref, field))
+    assert (h.steps, h.converged) == (h_ref.steps, h_ref.converged)
+    assert h.steps > 1
+
+
+def test_fit_without_records_takes_the_same_steps():
+    # no loss, no norms: the same iterates (the loop skips the unused norms, nothing else)
+    _, X, y01, *_ = _data()
+    w, h = fit_logistic(X, y01, steps=25, record_loss=False, record_params=True)
+    w_ref, h_ref = fit_logistic(X, y01, steps=25, record_params=True, record_grad_norm=True)
+    _identical(w, w_ref)
+    _identical(h.params, h_ref.params)
+    assert h.loss is None and h.grad_norm is None
+
+
+def test_multinomial_batch_of_models_on_integer_labels():
+    # class indices, shared by every model of a batch (or one row per model), need no one-hot
+    _, X, _, labels, *_ = _data()
+    W0 = np.zeros((2, D, K))
+    W, h = fit_multinomial(X, labels, W0=W0, steps=20)
+    W_ref, h_ref = fit_multinomial(X, np.eye(K)[labels], W0=W0, steps=20)
+    _identical(W, W_ref)
+    _identical(h.loss, h_ref.loss)
+    _identical(multinomial_grad(W, X, np.stack([labels, labels])), multinomial_grad(W, X, labels))
 
 
 # --- bad input ---------------------------------------------------------------------------------
@@ -615,6 +858,22 @@ def _bad_cases():
             r"gradient_descent: tol=-1.0",
         ),
         (fit_poisson, (X, counts), {"method": "gd", "steps": 3}, ValueError, r"step is required"),
+        # the fitters check the start with the public functions: their checks, their messages
+        (fit_logistic, (X, y + 2), {"steps": 3}, ValueError, r"targets\[0\] = 2.0 is outside"),
+        (
+            fit_multinomial,
+            (X, np.full((N, K), 0.3)),
+            {"steps": 3},
+            ValueError,
+            r"cross_entropy_grad: target\[0\] sums to 1.2",
+        ),
+        (
+            fit_heteroscedastic_gaussian,
+            (X, y_real),
+            {"params0": np.array([[0.0] * D, [-800.0] + [0.0] * (D - 1)]), "step": 0.1, "steps": 3},
+            ValueError,
+            r"gaussian_nll_grad: var\[0\] = 0.0",  # e^-800 underflows
+        ),
         (
             newton,
             (lambda v: v, lambda v: np.eye(3), np.ones(2)),

@@ -13,11 +13,11 @@ switches to it keeps its data bit for bit; the docstrings name the chapters.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from . import _checks, _docs
 from ._validation import as_float_array
 from .numerics import sigmoid
 
@@ -32,6 +32,22 @@ __all__ = [
     "poisson_regression_data",
     "xor_clouds",
 ]
+
+#: The blocks ``{rng}`` and ``{design}`` (the parameters of the regression generators that
+#: draw a design matrix) of the docstrings.
+_DOCS = {
+    "rng": """rng : numpy.random.Generator or int
+    The generator, or a seed.""",
+    "design": """Parameters
+----------
+n : int
+    Number of examples.
+w : array_like
+    The true weights, one per column of ``X`` (the bias included).
+{{rng}}
+bias : {bias}, optional
+    Where ``X`` gets its column of ones (default {default}).""",
+}
 
 #: The corners of the XOR set; label 1 on the first two.
 _XOR_CORNERS = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
@@ -52,23 +68,6 @@ def _generator(rng: Any, func: str) -> np.random.Generator:
     if rng < 0:
         raise ValueError(f"{func}: rng={rng} is a negative seed; expected a seed >= 0")
     return np.random.default_rng(int(rng))
-
-
-def _count(n: Any, name: str, func: str) -> int:
-    """A positive integer, else ``TypeError``/``ValueError`` naming it."""
-    if isinstance(n, bool) or not isinstance(n, int | np.integer):
-        raise TypeError(f"{func}: {name}={n!r} must be an integer")
-    if n < 1:
-        raise ValueError(f"{func}: {name}={n} must be at least 1")
-    return int(n)
-
-
-def _positive(value: Any, name: str, func: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{func}: {name}={value!r} must be a real number")
-    if not 0.0 < float(value) < math.inf:
-        raise ValueError(f"{func}: {name}={value!r} must be positive and finite")
-    return float(value)
 
 
 def _finite(x: Any, name: str, func: str) -> np.ndarray:
@@ -93,7 +92,7 @@ def _with_bias(features: np.ndarray, bias: Any, func: str) -> np.ndarray:
 def _features(n: Any, w: Any, bias: Any, rng: Any, func: str):
     """Checked ``(X, w, generator)``: ``X`` has ``rng.standard_normal((n, d))`` features
     (the first draw) and the bias column, one column per weight."""
-    n = _count(n, "n", func)
+    n = _checks.integer(n, "n", func, least=1)
     w = _finite(w, "w", func)
     n_bias = 0 if bias is None else 1
     if w.ndim != 1 or w.size <= n_bias:
@@ -110,6 +109,7 @@ def _features(n: Any, w: Any, bias: Any, rng: Any, func: str):
 # Classification
 
 
+@_docs.fill(_DOCS)
 def binary_clouds(
     n: int,
     mean: Any,
@@ -143,8 +143,7 @@ def binary_clouds(
     mean : float or array_like
         The centre :math:`m` of the positive class (the negative one is at :math:`-m`); a
         scalar gives one-dimensional inputs.
-    rng : numpy.random.Generator or int
-        The generator, or a seed.
+    {rng}
     scale : float, optional
         Noise standard deviation :math:`s > 0` (default 1).
     balanced : bool, optional
@@ -170,11 +169,11 @@ def binary_clouds(
         positive and finite.
     """
     func = "binary_clouds"
-    n = _count(n, "n", func)
+    n = _checks.integer(n, "n", func, least=1)
     mean = _finite(mean, "mean", func)
     if mean.ndim > 1:
         raise ValueError(f"{func}: mean has shape {mean.shape}; expected a scalar or a vector")
-    scale = _positive(scale, "scale", func)
+    scale = _checks.positive(scale, "scale", func)
     gen = _generator(rng, func)
     if balanced:
         y_pm = np.where(np.arange(n) < n // 2, 1.0, -1.0)
@@ -185,6 +184,7 @@ def binary_clouds(
     return x, (y_pm if signed else (y_pm + 1.0) / 2.0)
 
 
+@_docs.fill(_DOCS)
 def xor_clouds(n: int, *, rng: Any, scale: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
     r"""The XOR set: clouds around the four corners :math:`(\pm1, \pm1)`, label 1 on
     :math:`(1, 1)` and :math:`(-1, -1)`, 0 on the other two.
@@ -199,8 +199,7 @@ def xor_clouds(n: int, *, rng: Any, scale: float = 0.6) -> tuple[np.ndarray, np.
     ----------
     n : int
         Number of points.
-    rng : numpy.random.Generator or int
-        The generator, or a seed.
+    {rng}
     scale : float, optional
         Standard deviation of each cloud (default 0.6).
 
@@ -219,14 +218,15 @@ def xor_clouds(n: int, *, rng: Any, scale: float = 0.6) -> tuple[np.ndarray, np.
         As :func:`binary_clouds`, for ``n``, ``rng`` and ``scale``.
     """
     func = "xor_clouds"
-    n = _count(n, "n", func)
-    scale = _positive(scale, "scale", func)
+    n = _checks.integer(n, "n", func, least=1)
+    scale = _checks.positive(scale, "scale", func)
     gen = _generator(rng, func)
     corner = gen.integers(0, 4, size=n)
     x = _XOR_CORNERS[corner] + scale * gen.standard_normal((n, 2))
     return x, (corner < 2).astype(float)
 
 
+@_docs.fill(_DOCS)
 def class_clouds(
     centres: Any, n_per_class: int, *, rng: Any, scale: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -248,8 +248,7 @@ def class_clouds(
         Shape ``(K, d)``, one centre per class.
     n_per_class : int
         Points per class.
-    rng : numpy.random.Generator or int
-        The generator, or a seed.
+    {rng}
     scale : float, optional
         Noise standard deviation :math:`s > 0` (default 1).
 
@@ -271,14 +270,15 @@ def class_clouds(
     centres = _finite(centres, "centres", func)
     if centres.ndim != 2 or centres.shape[0] == 0:
         raise ValueError(f"{func}: centres has shape {centres.shape}; expected (K, d), K >= 1")
-    n_per_class = _count(n_per_class, "n_per_class", func)
-    scale = _positive(scale, "scale", func)
+    n_per_class = _checks.integer(n_per_class, "n_per_class", func, least=1)
+    scale = _checks.positive(scale, "scale", func)
     gen = _generator(rng, func)
     labels = np.repeat(np.arange(centres.shape[0]), n_per_class)
     x = centres[labels] + scale * gen.standard_normal((labels.size, centres.shape[1]))
     return x, labels
 
 
+@_docs.fill(_DOCS, bias='{"last", "first", None}', default="last")
 def logistic_regression_data(
     n: int, w: Any, *, rng: Any, bias: str | None = "last"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -291,16 +291,7 @@ def logistic_regression_data(
     Reproduces :ref:`chapter-numerical-stability` (``logistic_regression_data(400, [1.0, -2.0,
     0.5, 0.3], rng=rng)``).
 
-    Parameters
-    ----------
-    n : int
-        Number of examples.
-    w : array_like
-        The true weights, one per column of ``X`` (the bias included).
-    rng : numpy.random.Generator or int
-        The generator, or a seed.
-    bias : {"last", "first", None}, optional
-        Where ``X`` gets its column of ones (default last).
+    {design}
 
     Returns
     -------
@@ -320,6 +311,7 @@ def logistic_regression_data(
     return X, (gen.random(X.shape[0]) < sigmoid(X @ w)).astype(float)
 
 
+@_docs.fill(_DOCS)
 def categorical(probs: Any, *, rng: Any) -> np.ndarray:
     r"""One class index per row of ``probs``, drawn by inverting the cumulative distribution:
     :math:`y = \#\{k : F_k < u\}` with :math:`F = \operatorname{cumsum}(p)` and :math:`u \sim
@@ -332,8 +324,7 @@ def categorical(probs: Any, *, rng: Any) -> np.ndarray:
     ----------
     probs : array_like
         Shape ``(n, K)``, each row a probability vector.
-    rng : numpy.random.Generator or int
-        The generator, or a seed.
+    {rng}
 
     Returns
     -------
@@ -363,6 +354,7 @@ def categorical(probs: Any, *, rng: Any) -> np.ndarray:
 # Regression and counts
 
 
+@_docs.fill(_DOCS)
 def linear_regression_data(
     n: int, w: Any, *, noise_sd: float, rng: Any, bias: str | None = "first"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -383,8 +375,7 @@ def linear_regression_data(
         The true weights, one per column of ``X`` (the bias included).
     noise_sd : float
         Noise standard deviation :math:`s > 0`.
-    rng : numpy.random.Generator or int
-        The generator, or a seed.
+    {rng}
     bias : {"first", "last", None}, optional
         Where ``X`` gets its column of ones (default first).
 
@@ -403,7 +394,7 @@ def linear_regression_data(
         As :func:`logistic_regression_data`, and if ``noise_sd`` is not positive and finite.
     """
     func = "linear_regression_data"
-    noise_sd = _positive(noise_sd, "noise_sd", func)
+    noise_sd = _checks.positive(noise_sd, "noise_sd", func)
     X, w, gen = _features(n, w, bias, rng, func)
     return X, X @ w + noise_sd * gen.standard_normal(X.shape[0])
 
@@ -411,6 +402,7 @@ def linear_regression_data(
 _NOISES = ("normal", "exponential")
 
 
+@_docs.fill(_DOCS)
 def heteroscedastic_regression(
     x: Any,
     *,
@@ -440,8 +432,7 @@ def heteroscedastic_regression(
     ----------
     x : int or array_like
         The inputs, shape ``(n,)``, or their number (then drawn uniformly on [0, 1)).
-    rng : numpy.random.Generator or int
-        The generator, or a seed.
+    {rng}
     mean : tuple of float, optional
         Intercept and slope :math:`(a, b)` of the line (default (1, 2)).
     sd : tuple of float, optional
@@ -477,7 +468,7 @@ def heteroscedastic_regression(
         raise ValueError(f"{func}: noise={noise!r}; expected 'normal' or 'exponential'")
     draw_x = isinstance(x, int | np.integer) and not isinstance(x, bool)
     if draw_x:
-        n = _count(x, "x", func)
+        n = _checks.integer(x, "x", func, least=1)
     else:
         x = _finite(x, "x", func)
         if x.ndim != 1 or x.size == 0:
@@ -493,6 +484,7 @@ def heteroscedastic_regression(
     return x, a + b * x + (c + d * x) * eps
 
 
+@_docs.fill(_DOCS, bias='{"first", "last", None}', default="first")
 def poisson_regression_data(
     n: int, w: Any, *, rng: Any, bias: str | None = "first"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -504,16 +496,7 @@ def poisson_regression_data(
     The model is the count row of the "prediction minus target" table of
     :ref:`chapter-softmax-multiclass`.
 
-    Parameters
-    ----------
-    n : int
-        Number of examples.
-    w : array_like
-        The true weights, one per column of ``X`` (the bias included).
-    rng : numpy.random.Generator or int
-        The generator, or a seed.
-    bias : {"first", "last", None}, optional
-        Where ``X`` gets its column of ones (default first).
+    {design}
 
     Returns
     -------
@@ -533,6 +516,7 @@ def poisson_regression_data(
     return X, gen.poisson(np.exp(X @ w)).astype(float)
 
 
+@_docs.fill(_DOCS)
 def binomial_mixture(
     n: int, trials: int, weights: Any, probs: Any, *, rng: Any
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -558,8 +542,7 @@ def binomial_mixture(
         Mixture weights :math:`\pi`, shape ``(K,)``, summing to 1.
     probs : array_like
         Success probabilities :math:`p_k \in [0, 1]`, shape ``(K,)``.
-    rng : numpy.random.Generator or int
-        The generator, or a seed.
+    {rng}
 
     Returns
     -------
@@ -577,8 +560,8 @@ def binomial_mixture(
         probabilities lie outside [0, 1], or the two have different lengths.
     """
     func = "binomial_mixture"
-    n = _count(n, "n", func)
-    trials = _count(trials, "trials", func)
+    n = _checks.integer(n, "n", func, least=1)
+    trials = _checks.integer(trials, "trials", func, least=1)
     weights = _finite(weights, "weights", func)
     probs = _finite(probs, "probs", func)
     if weights.ndim != 1 or weights.size == 0 or probs.shape != weights.shape:

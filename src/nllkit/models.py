@@ -14,7 +14,9 @@ closed-form gradient the chapters derive, and, where a chapter uses it, the Hess
 The per-example derivatives ("prediction minus target") come from :mod:`nllkit.gradients`;
 this module only applies the chain rule through the linear layer :math:`z = Xw`. Two fitting
 methods serve every model: :func:`gradient_descent` (a fixed step, with a history that figures
-can plot) and :func:`newton` (for the convex models, where a chapter checks a minimiser).
+can plot) and :func:`newton` (for the convex models, where a chapter checks a minimiser). The
+``fit_*`` functions check their inputs once and take their steps with unchecked copies of the
+loss and gradient (:mod:`nllkit._glm`) that give the same numbers, bit for bit.
 
 Conventions:
 
@@ -40,6 +42,9 @@ from typing import Any
 
 import numpy as np
 
+from . import _checks, _docs, _glm
+from ._glm import penalty as _penalty
+from ._glm import per_example as _per_example
 from ._validation import as_float_array
 from .gradients import (
     binary_cross_entropy_with_logits_grad,
@@ -110,14 +115,13 @@ def _weights(w: Any, X: np.ndarray, func: str, name: str = "w", tail: int = 0) -
     return w
 
 
-def _nonnegative(value: Any, name: str, func: str, upper: float = math.inf) -> float:
-    """A real number in [0, upper), else ``TypeError``/``ValueError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{func}: {name}={value!r} must be a real number")
-    if not 0.0 <= float(value) < upper:
-        bound = "" if upper == math.inf else f" and below {upper:g}"
-        raise ValueError(f"{func}: {name}={value!r} must be non-negative{bound}")
-    return float(value)
+def _one_model(params: np.ndarray, name: str, core: int, func: str) -> None:
+    """A Hessian is one model's: ``params`` must have its ``core`` axes and no batch axis."""
+    if params.ndim != core:
+        want = "(d,)" if core == 1 else "(d, K)"
+        raise ValueError(
+            f"{func}: {name} has shape {params.shape}; expected {want} (no batch axis)"
+        )
 
 
 def _per_model(
@@ -130,7 +134,7 @@ def _per_model(
     ``params`` (``(S, 1, ...)``).
     """
     if np.ndim(value) == 0:
-        return _nonnegative(value, name, func, upper)
+        return _checks.nonnegative(value, name, func, upper)
     arr = as_float_array(value, name, func)
     if params.ndim != core + 1 or arr.shape != params.shape[:1]:
         raise ValueError(
@@ -139,19 +143,8 @@ def _per_model(
         )
     bad = ~((arr >= 0) & (arr < upper))
     if bad.any():
-        _nonnegative(float(arr[np.argmax(bad)]), name, func, upper)  # raises, naming it
+        _checks.nonnegative(float(arr[np.argmax(bad)]), name, func, upper)  # raises, naming it
     return arr.reshape(arr.shape + (1,) * core)
-
-
-def _per_example(value: Any) -> Any:
-    """A per-model value from :func:`_per_model`, shaped ``(S, 1)`` against ``(S, N)``."""
-    return value if np.ndim(value) == 0 else value.reshape(-1, 1)
-
-
-def _penalty(w: np.ndarray, l2: Any, core: int) -> Any:
-    """The penalty (l2 / 2) * ||w||^2, one per model of a batch."""
-    square = np.sum(w * w, axis=tuple(range(w.ndim - core, w.ndim)))
-    return 0.5 * (l2 if np.ndim(l2) == 0 else l2.reshape(-1)) * square
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,8 +266,7 @@ def logistic_hessian(w: Any, X: Any, y: Any, *, l2: float = 0.0) -> np.ndarray:
     """
     func = "logistic_hessian"
     w, X, _, l2 = _logistic_inputs(w, X, y, func, l2)
-    if w.ndim != 1:
-        raise ValueError(f"{func}: w has shape {w.shape}; expected (d,) (no batch axis)")
+    _one_model(w, "w", 1, func)
     s = sigmoid(X @ w)
     return (X.T * (s * (1 - s))) @ X / X.shape[0] + l2 * np.eye(X.shape[1])
 
@@ -292,7 +284,8 @@ def _multinomial_inputs(W, X, y, func, l2=0.0, smoothing=0.0):
     l2 = _per_model(l2, "l2", func, W, core=2)
     smoothing = _per_model(smoothing, "smoothing", func, W, core=2, upper=1.0)
     y = np.asarray(y)
-    if y.dtype.kind in "iu" and y.shape == X.shape[:1]:
+    lead = W.shape[:-2]
+    if y.dtype.kind in "iu" and y.shape in (X.shape[:1], (*lead, X.shape[0])):
         if y.size and (y.min() < 0 or y.max() >= K):
             raise ValueError(f"{func}: y has a class index outside [0, {K}); W has K = {K}")
         if np.any(smoothing):
@@ -307,8 +300,8 @@ def _multinomial_inputs(W, X, y, func, l2=0.0, smoothing=0.0):
             f"of shape ({X.shape[0]},) or probabilities of shape ({X.shape[0]}, {K}) (or one "
             f"set per model of the batch)"
         )
-    lead = W.shape[:-2]
-    target_shape = (*lead, X.shape[0]) if y.ndim == 1 else (*lead, X.shape[0], K)
+    index = y.dtype.kind in "iu"
+    target_shape = (*lead, X.shape[0]) if index else (*lead, X.shape[0], K)
     return W, X, np.broadcast_to(y, np.broadcast_shapes(y.shape, target_shape)), l2
 
 
@@ -328,7 +321,7 @@ def multinomial_nll(W: Any, X: Any, y: Any, *, l2: Any = 0.0, smoothing: Any = 0
         Design matrix, shape ``(N, d)``.
     y : array_like
         Integer class indices, shape ``(N,)``, or target probabilities, shape ``(N, K)`` (or
-        ``(S, N, K)``, one set per model).
+        ``(S, N)`` and ``(S, N, K)``: one set per model).
     l2 : float or array_like, optional
         Weight decay :math:`\lambda \ge 0` (default 0), or one per model, shape ``(S,)``.
     smoothing : float or array_like, optional
@@ -413,8 +406,7 @@ def multinomial_hessian(W: Any, X: Any, y: Any, *, l2: float = 0.0) -> np.ndarra
     """
     func = "multinomial_hessian"
     W, X, _, l2 = _multinomial_inputs(W, X, y, func, l2)
-    if W.ndim != 2:
-        raise ValueError(f"{func}: W has shape {W.shape}; expected (d, K) (no batch axis)")
+    _one_model(W, "W", 2, func)
     (N, d), K = X.shape, W.shape[1]
     J = softmax_jacobian(X @ W)  # (N, K, K), one Jacobian per example
     H = np.einsum("na,nkl,nb->akbl", X, J, X).reshape(d * K, d * K) / N
@@ -425,19 +417,11 @@ def multinomial_hessian(W: Any, X: Any, y: Any, *, l2: float = 0.0) -> np.ndarra
 # Gaussian regression
 
 
-def _variance(var: Any, func: str) -> float:
-    if isinstance(var, bool) or not isinstance(var, int | float | np.integer | np.floating):
-        raise TypeError(f"{func}: var={var!r} must be a real number")
-    if not 0.0 < float(var) < math.inf:
-        raise ValueError(f"{func}: var={var!r} must be positive and finite")
-    return float(var)
-
-
 def _linear_inputs(w, X, y, var, l2, func):
     X = _design(X, func)
     w = _weights(w, X, func)
     l2 = _per_model(l2, "l2", func, w, core=1)
-    return w, X, _targets(y, X, func), _variance(var, func), l2
+    return w, X, _targets(y, X, func), _checks.positive(var, "var", func), l2
 
 
 def linear_gaussian_nll(w: Any, X: Any, y: Any, *, var: float = 1.0, l2: Any = 0.0) -> Any:
@@ -500,9 +484,9 @@ def linear_gaussian_hessian(X: Any, *, var: float = 1.0, l2: float = 0.0) -> np.
     Derived in :ref:`chapter-negative-log-likelihood`. Raises as :func:`linear_gaussian_nll`.
     """
     func = "linear_gaussian_hessian"
-    l2 = _nonnegative(l2, "l2", func)
+    l2 = _checks.nonnegative(l2, "l2", func)
     X = _design(X, func)
-    var = _variance(var, func)
+    var = _checks.positive(var, "var", func)
     return X.T @ X / (X.shape[0] * var) + l2 * np.eye(X.shape[1])
 
 
@@ -674,8 +658,7 @@ def poisson_hessian(w: Any, X: Any, y: Any, *, l2: float = 0.0) -> np.ndarray:
     """
     func = "poisson_hessian"
     w, X, _, l2 = _poisson_inputs(w, X, y, l2, func)
-    if w.ndim != 1:
-        raise ValueError(f"{func}: w has shape {w.shape}; expected (d,) (no batch axis)")
+    _one_model(w, "w", 1, func)
     return (X.T * np.exp(X @ w)) @ X / X.shape[0] + l2 * np.eye(X.shape[1])
 
 
@@ -713,25 +696,24 @@ class History:
     converged: bool
 
 
-def _steps(steps: Any, name: str, func: str) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer):
-        raise TypeError(f"{func}: {name}={steps!r} must be an integer")
-    if steps < 0:
-        raise ValueError(f"{func}: {name}={steps} must be non-negative")
-    return int(steps)
-
-
 def _tolerance(tol: Any, func: str) -> float | None:
     if tol is None:
         return None
-    return _nonnegative(tol, "tol", func)
+    return _checks.nonnegative(tol, "tol", func)
 
 
-def _iterate(func, update, grad, params0, steps, loss, tol, record_params, record_grad_norm):
-    """The loop shared by :func:`gradient_descent` and :func:`newton`."""
-    steps = _steps(steps, "steps", func)
+def _iterate(func, update, model, params0, steps, tol, record_params, record_grad_norm, start=None):
+    """The loop shared by :func:`gradient_descent` and :func:`newton`.
+
+    ``model = (grad, loss)`` (``loss`` may be None) is evaluated at every iterate, ``start``
+    (the same pair) instead of it at :math:`\\theta_0` if given: the fitters evaluate the start
+    with their public, checking functions and step on with unchecked kernels (``_glm``).
+    """
+    steps = _checks.integer(steps, "steps", func)
     tol = _tolerance(tol, func)
     theta = np.array(as_float_array(params0, "params0", func))  # a copy
+    need_norm = tol is not None or record_grad_norm  # else no norm is computed
+    grad, loss = model if start is None else start
     losses, path, norms, converged, t = [], [], [], False, 0
     while True:
         g = np.asarray(grad(theta))
@@ -739,7 +721,7 @@ def _iterate(func, update, grad, params0, steps, loss, tol, record_params, recor
             losses.append(loss(theta))
         if record_params:
             path.append(theta)
-        norm = float(np.linalg.norm(g))
+        norm = float(np.linalg.norm(g)) if need_norm else math.nan
         if record_grad_norm:
             norms.append(norm)
         if tol is not None and norm < tol:
@@ -749,6 +731,7 @@ def _iterate(func, update, grad, params0, steps, loss, tol, record_params, recor
             break
         theta = update(theta, g)
         t += 1
+        grad, loss = model
     return theta, History(
         loss=np.array(losses) if loss is not None else None,
         params=np.array(path) if record_params else None,
@@ -756,6 +739,21 @@ def _iterate(func, update, grad, params0, steps, loss, tol, record_params, recor
         steps=t,
         converged=converged,
     )
+
+
+def _newton_update(hessian: Callable[[np.ndarray], Any]) -> Callable[..., np.ndarray]:
+    """The update :math:`\\theta - H^{+} g`, the pseudo-inverse applied by least squares."""
+
+    def update(theta: np.ndarray, g: np.ndarray) -> np.ndarray:
+        H = np.asarray(hessian(theta))
+        if H.shape != (theta.size, theta.size):
+            raise ValueError(
+                f"newton: hessian returned shape {H.shape}; expected "
+                f"({theta.size}, {theta.size}) for params of shape {theta.shape}"
+            )
+        return theta - np.linalg.lstsq(H, g.ravel(), rcond=None)[0].reshape(theta.shape)
+
+    return update
 
 
 def gradient_descent(
@@ -813,13 +811,11 @@ def gradient_descent(
     >>> w.tolist(), h.steps
     ([0.125], 3)
     """
-    func = "gradient_descent"
-    step = _nonnegative(step, "step", func)
-    if not 0.0 < step < math.inf:
-        raise ValueError(f"{func}: step={step!r} must be positive and finite")
+    step = _checks.positive(step, "step", "gradient_descent")
+    update = lambda theta, g: theta - step * g  # noqa: E731
     return _iterate(
-        func, lambda theta, g: theta - step * g, grad, params0, steps, loss, tol,
-        record_params, record_grad_norm,
+        "gradient_descent", update, (grad, loss), params0, steps, tol, record_params,
+        record_grad_norm,
     )  # fmt: skip
 
 
@@ -877,27 +873,25 @@ def newton(
     ValueError
         As :func:`gradient_descent`, and if ``hessian`` returns a matrix of the wrong shape.
     """
-    func = "newton"
-
-    def update(theta: np.ndarray, g: np.ndarray) -> np.ndarray:
-        H = np.asarray(hessian(theta))
-        if H.shape != (theta.size, theta.size):
-            raise ValueError(
-                f"{func}: hessian returned shape {H.shape}; expected "
-                f"({theta.size}, {theta.size}) for params of shape {theta.shape}"
-            )
-        return theta - np.linalg.lstsq(H, g.ravel(), rcond=None)[0].reshape(theta.shape)
-
-    return _iterate(func, update, grad, params0, steps, loss, tol, record_params, record_grad_norm)
+    update = _newton_update(hessian)  # theta - H(theta)^+ g, by least squares
+    return _iterate(
+        "newton", update, (grad, loss), params0, steps, tol, record_params, record_grad_norm
+    )
 
 
 _METHODS = ("gd", "newton")
 
 
-def _fit(func, method, model, hessian, params0, step, steps, tol, record, default_step):
-    """Shared body of the ``fit_*`` functions: ``model = (loss, grad)`` closures."""
-    loss, grad = model
-    record_loss, record_params, record_grad_norm = record
+def _fit(func, method, params0, options, public, kernel, default_step):
+    """Shared body of the ``fit_*`` functions.
+
+    ``options``: their ``(step, steps, tol, record_loss, record_params, record_grad_norm)``;
+    ``public = (loss, grad, hessian)``: the model's public functions at the fixed data
+    (``hessian`` None where there is no Newton method); ``kernel``: the same model from
+    :mod:`nllkit._glm`, which takes the steps after the start (inputs are checked once).
+    """
+    step, steps, tol, record_loss, record_params, record_grad_norm = options
+    loss, grad, hessian = public
     if (
         not isinstance(method, str)
         or method not in _METHODS
@@ -905,18 +899,29 @@ def _fit(func, method, model, hessian, params0, step, steps, tol, record, defaul
     ):
         allowed = "'gd'" if hessian is None else "'gd' or 'newton'"
         raise ValueError(f"{func}: method={method!r}; expected {allowed}")
-    kw = {
-        "loss": loss if record_loss else None,
-        "record_params": record_params,
-        "record_grad_norm": record_grad_norm,
-    }
+    start = (grad, loss if record_loss else None)
+    model = (kernel.grad, kernel.loss if record_loss else None)
     if method == "newton":
-        steps = 50 if steps is None else steps
-        return newton(grad, hessian, params0, steps=steps, tol=1e-12 if tol is None else tol, **kw)
+        return _iterate(
+            "newton", _newton_update(hessian), model, params0, 50 if steps is None else steps,
+            1e-12 if tol is None else tol, record_params, record_grad_norm, start,
+        )  # fmt: skip
     if steps is None:
         raise ValueError(f"{func}: steps is required for method='gd'")
-    step = default_step() if step is None else step
-    return gradient_descent(grad, params0, step=step, steps=steps, tol=tol, **kw)
+    step = _checks.positive(default_step() if step is None else step, "step", "gradient_descent")
+    return _iterate(
+        "gradient_descent", lambda theta, g: theta - step * g, model, params0, steps, tol,
+        record_params, record_grad_norm, start,
+    )  # fmt: skip
+
+
+def _public(X, y, nll, grad, hessian=None, **kw):
+    """The public ``(nll, grad, hessian)`` of a model at fixed data, functions of the weights."""
+    return (
+        lambda p: nll(p, X, y, **kw),
+        lambda p: grad(p, X, y, **kw),
+        None if hessian is None else lambda p: hessian(p, X, y, **kw),
+    )
 
 
 def _lambda_max(X: np.ndarray) -> float:
@@ -924,6 +929,40 @@ def _lambda_max(X: np.ndarray) -> float:
     return float(np.linalg.eigvalsh(X.T @ X).max()) / X.shape[0]
 
 
+#: The blocks ``{fit_options}``, ``{fit_loop}`` and ``{fit_result}`` of the fit_* docstrings.
+_FIT_DOCS = {
+    "fit_options": """method : {{"gd", "newton"}}, optional
+    Gradient descent (default) or Newton's method (a start without batch axis).
+step : float, optional
+    Gradient-descent step (default :math:`1/\\beta`, see above).
+{{fit_loop}}""",
+    "fit_loop": """steps : int, optional
+    Number of steps; required for ``"gd"``, default 50 for ``"newton"``.
+tol : float, optional
+    Stop once the gradient norm is below it (default: none for ``"gd"``, 1e-12 for
+    ``"newton"``).
+record_loss : bool, optional
+    Record the loss at every iterate (default ``True``; ``False`` halves the work).
+record_params, record_grad_norm : bool, optional
+    As :func:`gradient_descent`.""",
+    "fit_result": """Returns
+-------
+{params} : numpy.ndarray
+    The fitted weights.
+history : History
+    ``history.loss[t]`` is :func:`{nll}` after ``t`` steps.
+
+Raises
+------
+TypeError
+    As :func:`{nll}` and :func:`gradient_descent`.
+ValueError
+    As :func:`{nll}` and :func:`gradient_descent`, for an unknown ``method``,
+    and for gradient descent without ``{missing}``.""",
+}
+
+
+@_docs.fill(_FIT_DOCS, nll="logistic_nll", params="w", missing="steps")
 def fit_logistic(
     X: Any,
     y: Any,
@@ -955,47 +994,23 @@ def fit_logistic(
         The start, shape ``(d,)`` or ``(S, d)`` (default zeros).
     l2, smoothing : float or array_like, optional
         As :func:`logistic_nll`; an array gives one value per model.
-    method : {"gd", "newton"}, optional
-        Gradient descent (default) or Newton's method (a start without batch axis).
-    step : float, optional
-        Gradient-descent step (default :math:`1/\beta`, see above).
-    steps : int, optional
-        Number of steps; required for ``"gd"``, default 50 for ``"newton"``.
-    tol : float, optional
-        Stop once the gradient norm is below it (default: none for ``"gd"``, 1e-12 for
-        ``"newton"``).
-    record_loss : bool, optional
-        Record the loss at every iterate (default ``True``; ``False`` halves the work).
-    record_params, record_grad_norm : bool, optional
-        As :func:`gradient_descent`.
+    {fit_options}
 
-    Returns
-    -------
-    w : numpy.ndarray
-        The fitted weights.
-    history : History
-        ``history.loss[t]`` is :func:`logistic_nll` after ``t`` steps.
-
-    Raises
-    ------
-    TypeError
-        As :func:`logistic_nll` and :func:`gradient_descent`.
-    ValueError
-        As :func:`logistic_nll` and :func:`gradient_descent`, and for an unknown ``method`` or
-        a missing ``steps``.
+    {fit_result}
     """
     func = "fit_logistic"
     X = _design(X, func)
     w0 = np.zeros(X.shape[1]) if w0 is None else w0
     w0, X, y, l2_eff = _logistic_inputs(w0, X, y, func, l2, smoothing)  # smoothed once
-    model = (lambda w: logistic_nll(w, X, y, l2=l2), lambda w: logistic_grad(w, X, y, l2=l2))
     return _fit(
-        func, method, model, lambda w: logistic_hessian(w, X, y, l2=l2), w0, step, steps,
-        tol, (record_loss, record_params, record_grad_norm),
-        lambda: 1.0 / (_lambda_max(X) / 4 + float(np.max(l2_eff))),
+        func, method, w0, (step, steps, tol, record_loss, record_params, record_grad_norm),
+        public=_public(X, y, logistic_nll, logistic_grad, logistic_hessian, l2=l2),
+        kernel=_glm.Logistic(X, y, l2_eff),
+        default_step=lambda: 1.0 / (_lambda_max(X) / 4 + float(np.max(l2_eff))),
     )  # fmt: skip
 
 
+@_docs.fill(_FIT_DOCS, nll="multinomial_nll", params="W", missing="steps")
 def fit_multinomial(
     X: Any,
     y: Any,
@@ -1033,34 +1048,9 @@ def fit_multinomial(
         number of columns for probabilities).
     l2, smoothing : float or array_like, optional
         As :func:`multinomial_nll`; an array gives one value per model.
-    method : {"gd", "newton"}, optional
-        Gradient descent (default) or Newton's method (a start without batch axis).
-    step : float, optional
-        Gradient-descent step (default :math:`1/\beta`, see above).
-    steps : int, optional
-        Number of steps; required for ``"gd"``, default 50 for ``"newton"``.
-    tol : float, optional
-        Stop once the gradient norm is below it (default: none for ``"gd"``, 1e-12 for
-        ``"newton"``).
-    record_loss : bool, optional
-        Record the loss at every iterate (default ``True``; ``False`` halves the work).
-    record_params, record_grad_norm : bool, optional
-        As :func:`gradient_descent`.
+    {fit_options}
 
-    Returns
-    -------
-    W : numpy.ndarray
-        The fitted weights.
-    history : History
-        ``history.loss[t]`` is :func:`multinomial_nll` after ``t`` steps.
-
-    Raises
-    ------
-    TypeError
-        As :func:`multinomial_nll` and :func:`gradient_descent`.
-    ValueError
-        As :func:`multinomial_nll` and :func:`gradient_descent`, and for an unknown ``method``
-        or a missing ``steps``.
+    {fit_result}
     """
     func = "fit_multinomial"
     X = _design(X, func)
@@ -1069,19 +1059,17 @@ def fit_multinomial(
         if n_classes is None:
             index = y_arr.ndim == 1 and y_arr.dtype.kind in "iu" and y_arr.size > 0
             n_classes = int(y_arr.max()) + 1 if index else y_arr.shape[-1]
-        W0 = np.zeros((X.shape[1], _steps(n_classes, "n_classes", func)))
+        W0 = np.zeros((X.shape[1], _checks.integer(n_classes, "n_classes", func)))
     W0, X, y, l2_eff = _multinomial_inputs(W0, X, y, func, l2, smoothing)  # smoothed once
-    model = (
-        lambda W: multinomial_nll(W, X, y, l2=l2),
-        lambda W: multinomial_grad(W, X, y, l2=l2),
-    )
     return _fit(
-        func, method, model, lambda W: multinomial_hessian(W, X, y, l2=l2), W0, step,
-        steps, tol, (record_loss, record_params, record_grad_norm),
-        lambda: 1.0 / (_lambda_max(X) / 2 + float(np.max(l2_eff))),
+        func, method, W0, (step, steps, tol, record_loss, record_params, record_grad_norm),
+        public=_public(X, y, multinomial_nll, multinomial_grad, multinomial_hessian, l2=l2),
+        kernel=_glm.Multinomial(X, y, l2_eff),
+        default_step=lambda: 1.0 / (_lambda_max(X) / 2 + float(np.max(l2_eff))),
     )  # fmt: skip
 
 
+@_docs.fill(_FIT_DOCS, nll="linear_gaussian_nll", params="w", missing="steps")
 def fit_linear_gaussian(
     X: Any,
     y: Any,
@@ -1112,48 +1100,21 @@ def fit_linear_gaussian(
         The start, shape ``(d,)`` or ``(S, d)`` (default zeros).
     l2 : float or array_like, optional
         As :func:`linear_gaussian_nll`; an array gives one value per model.
-    method : {"gd", "newton"}, optional
-        Gradient descent (default) or Newton's method (a start without batch axis).
-    step : float, optional
-        Gradient-descent step (default :math:`1/\beta`, see above).
-    steps : int, optional
-        Number of steps; required for ``"gd"``, default 50 for ``"newton"``.
-    tol : float, optional
-        Stop once the gradient norm is below it (default: none for ``"gd"``, 1e-12 for
-        ``"newton"``).
-    record_loss : bool, optional
-        Record the loss at every iterate (default ``True``; ``False`` halves the work).
-    record_params, record_grad_norm : bool, optional
-        As :func:`gradient_descent`.
+    {fit_options}
 
-    Returns
-    -------
-    w : numpy.ndarray
-        The fitted weights.
-    history : History
-        As :func:`fit_logistic`.
-
-    Raises
-    ------
-    TypeError
-        As :func:`linear_gaussian_nll` and :func:`gradient_descent`.
-    ValueError
-        As :func:`linear_gaussian_nll` and :func:`gradient_descent`, and for an unknown
-        ``method`` or a missing ``steps``.
+    {fit_result}
     """
     func = "fit_linear_gaussian"
     X = _design(X, func)
     w0 = np.zeros(X.shape[1]) if w0 is None else w0
     w0, X, y, var, l2_eff = _linear_inputs(w0, X, y, var, l2, func)
-    model = (
-        lambda w: linear_gaussian_nll(w, X, y, var=var, l2=l2),
-        lambda w: linear_gaussian_grad(w, X, y, var=var, l2=l2),
-    )
     curvature = linear_gaussian_hessian(X, var=var, l2=float(np.max(l2_eff)))
+    nll, grad, _ = _public(X, y, linear_gaussian_nll, linear_gaussian_grad, var=var, l2=l2)
     return _fit(
-        func, method, model, lambda w: curvature, w0, step, steps, tol,
-        (record_loss, record_params, record_grad_norm),
-        lambda: 1.0 / float(np.linalg.eigvalsh(curvature).max()),
+        func, method, w0, (step, steps, tol, record_loss, record_params, record_grad_norm),
+        public=(nll, grad, lambda w: curvature),
+        kernel=_glm.LinearGaussian(X, y, var, l2_eff),
+        default_step=lambda: 1.0 / float(np.linalg.eigvalsh(curvature).max()),
     )  # fmt: skip
 
 
@@ -1210,17 +1171,17 @@ def fit_heteroscedastic_gaussian(
     func = "fit_heteroscedastic_gaussian"
     X = _design(X, func)
     params0 = np.zeros((2, X.shape[1])) if params0 is None else params0
-    params0, X, y, _, _ = _hetero_inputs(params0, X, y, beta, l2, func)
-    model = (
-        lambda p: heteroscedastic_gaussian_nll(p, X, y, beta=beta, l2=l2),
-        lambda p: heteroscedastic_gaussian_grad(p, X, y, beta=beta, l2=l2),
+    params0, X, y, beta_eff, l2_eff = _hetero_inputs(params0, X, y, beta, l2, func)
+    public = _public(
+        X, y, heteroscedastic_gaussian_nll, heteroscedastic_gaussian_grad, beta=beta, l2=l2
     )
     return _fit(
-        func, "gd", model, None, params0, step, steps, tol,
-        (record_loss, record_params, record_grad_norm), None,
+        func, "gd", params0, (step, steps, tol, record_loss, record_params, record_grad_norm),
+        public, kernel=_glm.HeteroscedasticGaussian(X, y, beta_eff, l2_eff), default_step=None,
     )  # fmt: skip
 
 
+@_docs.fill(_FIT_DOCS, nll="poisson_nll", params="w", missing="step")
 def fit_poisson(
     X: Any,
     y: Any,
@@ -1252,34 +1213,22 @@ def fit_poisson(
         As :func:`poisson_nll`; an array gives one value per model.
     method : {"newton", "gd"}, optional
         Newton's method (default) or gradient descent (``step`` and ``steps`` required).
-    step, steps, tol, record_loss, record_params, record_grad_norm
-        As :func:`fit_logistic`.
+    step : float, optional
+        Gradient-descent step (required for ``"gd"``: there is no safe default, see above).
+    {fit_loop}
 
-    Returns
-    -------
-    w : numpy.ndarray
-        The fitted weights.
-    history : History
-        As :func:`fit_logistic`.
-
-    Raises
-    ------
-    TypeError
-        As :func:`poisson_nll` and :func:`gradient_descent`.
-    ValueError
-        As :func:`poisson_nll` and :func:`gradient_descent`, for an unknown ``method``, and if
-        gradient descent is asked for without a ``step``.
+    {fit_result}
     """
     func = "fit_poisson"
     X = _design(X, func)
     w0 = np.zeros(X.shape[1]) if w0 is None else w0
-    w0, X, y, _ = _poisson_inputs(w0, X, y, l2, func)
+    w0, X, y, l2_eff = _poisson_inputs(w0, X, y, l2, func)
 
     def no_default_step() -> float:
         raise ValueError(f"{func}: step is required for method='gd'")
 
-    model = (lambda w: poisson_nll(w, X, y, l2=l2), lambda w: poisson_grad(w, X, y, l2=l2))
     return _fit(
-        func, method, model, lambda w: poisson_hessian(w, X, y, l2=l2), w0, step, steps, tol,
-        (record_loss, record_params, record_grad_norm), no_default_step,
+        func, method, w0, (step, steps, tol, record_loss, record_params, record_grad_norm),
+        public=_public(X, y, poisson_nll, poisson_grad, poisson_hessian, l2=l2),
+        kernel=_glm.Poisson(X, y, l2_eff), default_step=no_default_step,
     )  # fmt: skip
