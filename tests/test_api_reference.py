@@ -40,7 +40,7 @@ import reader_api  # noqa: E402  (the extension's own helpers, for the tests wit
 
 REFERENCE_PAGES = [page for page in toc_pages() if page == "book/api" or "/reference/" in page]
 CHAPTERS = [page for page in toc_pages() if (ROOT / f"{page}.ipynb").is_file()]
-CHAPTER_FILE = re.compile(r"^book/\d\d-[\w-]+\.html$")
+CHAPTER_FILE = re.compile(r"^book/\d\d[a-z]?-[\w-]+\.html$")  # 07b-... too
 # Entries that configure the reader's machine rather than compute something the book derives:
 # they have no formula to show. Everything else that is callable must show one.
 NO_FORMULA = {"seed", "use_book_style", "ulp_distance"}

@@ -322,7 +322,7 @@ def run_baseline(scratch: Path, modules: list[str]) -> float:
 
 def notebooks_for(m: Mutant) -> list[str]:
     """Chapters whose code names the mutated function (or, for a private helper, all)."""
-    book = sorted((ROOT / "book").glob("[0-9][0-9]-*.ipynb"))
+    book = sorted((ROOT / "book").glob("[0-9][0-9]*-*.ipynb"))
     public = m.function.lstrip("_")
     users = [p for p in book if re.search(rf"\b{re.escape(public)}\(", p.read_text())]
     return [str(p.relative_to(ROOT)) for p in (users or book)]

@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 PACKAGE = "nllkit"
 API_PAGE = "book/api"
 REFERENCE_DIR = "book/reference"
-CHAPTER = re.compile(r"^book/\d\d-[\w-]+$")
+CHAPTER = re.compile(r"^book/\d\d[a-z]?-[\w-]+$")  # 07-..., 07b-...
 USES_TITLE = "nllkit names used in this chapter"
 # Sections in reading order: what the chapters derive first, the tools last. A module not
 # named here (a new one) comes after these, in alphabetical order.
