@@ -240,7 +240,7 @@ def class_clouds(
 
     Reproduces :ref:`chapter-softmax-multiclass` (``class_clouds(centres, 60, rng=rng)``, and
     the ten clouds ``class_clouds(centres, 30, scale=0.6, rng=rng)``) and
-    :ref:`chapter-numerical-stability` (``class_clouds(centres, 30, scale=0.6, rng=rng)``).
+    :ref:`chapter-logits-precision` (``class_clouds(centres, 30, scale=0.6, rng=rng)``).
 
     Parameters
     ----------
@@ -288,7 +288,7 @@ def logistic_regression_data(
     Draws, in order: ``rng.standard_normal((n, d_features))``, then ``rng.random(n)``, with
     :math:`y = [u < \sigma(Xw)]`.
 
-    Reproduces :ref:`chapter-numerical-stability` (``logistic_regression_data(400, [1.0, -2.0,
+    Reproduces :ref:`chapter-logits-precision` (``logistic_regression_data(400, [1.0, -2.0,
     0.5, 0.3], rng=rng)``).
 
     {design}

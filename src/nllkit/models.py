@@ -1032,7 +1032,7 @@ def fit_multinomial(
     The default step is :math:`1/\beta` with :math:`\beta = \lambda_{\max}(X^{\mathsf
     T}X)/(2N) + \lambda`: the eigenvalues of the softmax Jacobian
     :math:`\operatorname{diag}(s) - ss^{\mathsf T}` are at most 1/2
-    (:ref:`chapter-numerical-stability`). Newton's method takes minimum-norm steps (the Hessian
+    (:ref:`chapter-softmax-multiclass`). Newton's method takes minimum-norm steps (the Hessian
     is singular without ``l2``), so from ``W0 = 0`` every row of :math:`W` keeps summing to
     zero (:ref:`chapter-softmax-multiclass`). ``l2`` and ``smoothing`` may hold one value per
     model of a batch ``W0`` of shape ``(S, d, K)``.
