@@ -21,7 +21,7 @@ Conventions shared by every function here:
   that cancel in ``nllkit._logsumexp``; double-double arithmetic in ``nllkit._accurate``.
 
 Accuracy (float64; float32 in brackets), measured against correctly rounded mpmath references
-(:mod:`nllkit.checking`) by ``tests/test_accuracy.py``: softplus and log_sigmoid ≤ 1 ULP (≤ 2),
+(:mod:`nllkit.references`) by ``tests/test_accuracy.py``: softplus and log_sigmoid ≤ 1 ULP (≤ 2),
 sigmoid ≤ 2 (≤ 3) including subnormal results, logit ≤ 4 (≤ 4), logsumexp ≤ 3 (≤ 8) and
 log_softmax ≤ 4 (≤ 8), including rows whose top logit leads by hundreds — up to the leads
 beyond 708 where the tail of the softmax is a sum of subnormal numbers, which is then summed
