@@ -1,8 +1,8 @@
 r"""The machinery beneath the elementwise functions of :mod:`nllkit.numerics` and the losses.
 
-The public functions spell out their formula one block at a time (``for x, out, tmp in
-blocks: ...``); this module supplies the blocks and everything a formula should not have to
-show:
+The public functions spell out their formula one block at a time (``with _Blocks(...) as blocks:
+for x, out, tmp in blocks: ...``); this module supplies the blocks and everything a formula
+should not have to show:
 
 * :class:`_Blocks` converts the input (dtype rules and the ``TypeError`` of
   :func:`~nllkit._validation.as_float_array`), cuts it into cache-sized float64 blocks, runs
@@ -69,19 +69,26 @@ class _Flags:
 class _Blocks:
     """``x`` as float64 blocks ``(x_block, out_block, tmp_block)`` for a formula to fill.
 
-    Iterating yields the blocks under ``np.errstate(all="ignore")``, with ``over`` and
-    ``invalid`` recorded in :attr:`flags` when ``watch`` (``watch=False`` saves the callback
-    where no fix-up exists). Afterwards :attr:`x` and :attr:`out` are the whole float64 input
-    and output (flattened; or, for an array of at most one block, in its own shape, and
-    :attr:`x` may then be the caller's array, so it is read-only here), for a fix-up, and
-    :meth:`result` is ``out`` in the caller's shape and dtype (0-d as a numpy scalar). float32
-    inputs are evaluated in float64 and rounded once, by :meth:`result`.
+    Used as ``with _Blocks(x, name, func) as blocks: for x, out, tmp in blocks: ...``. Inside
+    the ``with``, floating-point exceptions do not warn (``np.errstate(all="ignore")``); with
+    ``watch`` (the default) ``over`` and ``invalid`` are recorded in :attr:`flags` for a
+    fix-up (``watch=False`` saves the callback where no fix-up exists). The ``with`` restores
+    the caller's error state however the block ends, even on an exception or an interrupt.
+    Afterwards :attr:`x` and :attr:`out` are the whole float64 input and output (flattened;
+    or, for an array of at most one block, in its own shape, and :attr:`x` may then be the
+    caller's array, so it is read-only here), and :meth:`result` is ``out`` in the caller's
+    shape and dtype (0-d as a numpy scalar). float32 inputs are evaluated in float64 and
+    rounded once, by :meth:`result`.
     """
 
     def __init__(self, x: Any, name: str, func: str, watch: bool = True) -> None:
         arr = as_float_array(x, name, func)
         self.flags = _Flags()
-        self._watch = watch
+        self._state = (
+            np.errstate(all="ignore", over="call", invalid="call", call=self.flags)
+            if watch
+            else np.errstate(all="ignore")
+        )
         if arr.size <= _BLOCK:  # one block: no flattening, no loop, no slicing
             self.x = arr if arr.dtype == np.float64 else arr.astype(np.float64)
             self.meta: tuple[np.dtype, tuple[int, ...] | None] = (arr.dtype, None)
@@ -95,21 +102,22 @@ class _Blocks:
         """The caller's shape (for an error message that gives an index)."""
         return self.x.shape if self.meta[1] is None else self.meta[1]
 
+    def __enter__(self) -> _Blocks:
+        self._state.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._state.__exit__(*exc)
+
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        state = (
-            np.errstate(all="ignore", over="call", invalid="call", call=self.flags)
-            if self._watch
-            else np.errstate(all="ignore")
-        )
-        with state:
-            if self.meta[1] is None:
-                yield self.x, self.out, np.empty(self.x.shape)
-                return
-            n = self.x.size
-            tmp = np.empty(_BLOCK)
-            for start in range(0, n, _BLOCK):
-                stop = min(start + _BLOCK, n)
-                yield self.x[start:stop], self.out[start:stop], tmp[: stop - start]
+        if self.meta[1] is None:
+            yield self.x, self.out, np.empty(self.x.shape)
+            return
+        n = self.x.size
+        tmp = np.empty(_BLOCK)
+        for start in range(0, n, _BLOCK):
+            stop = min(start + _BLOCK, n)
+            yield self.x[start:stop], self.out[start:stop], tmp[: stop - start]
 
     def result(self) -> Any:
         return _finish(self.out, self.meta)
@@ -229,9 +237,9 @@ def _elementwise(
     Returns ``(x64, out64, meta, flags)``: what :class:`_Blocks` holds afterwards, and
     :func:`_finish` turns ``(out64, meta)`` into the result.
     """
-    blocks = _Blocks(x, name, func, watch)
-    for x_block, out, tmp in blocks:
-        kernel(x_block, out, tmp)
+    with _Blocks(x, name, func, watch) as blocks:
+        for x_block, out, tmp in blocks:
+            kernel(x_block, out, tmp)
     return blocks.x, blocks.out, blocks.meta, blocks.flags
 
 

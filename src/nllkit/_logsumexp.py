@@ -380,20 +380,30 @@ class _ShiftedRows:
     r"""The max-shift of every row of ``x`` along ``axis``, block by block, for softmax and
     log-softmax to finish.
 
-    Iterating yields, for each block of rows (under ``np.errstate(all="ignore")``), a
-    :class:`_Shifted` ``(d, e, j_star, tail, corr)``: the shifted logits :math:`d = z - m` (a
-    block of the output, to be overwritten with the result), :math:`e^{d}` with the entry at
-    ``j_star`` (the argmax of each row) zeroed, the compensated
+    Used as ``with _ShiftedRows(x, axis, func) as rows: for block in rows: ...`` (inside the
+    ``with``, floating-point exceptions do not warn: a ``-inf`` or ``+inf`` logit makes NaN
+    shifts that the helpers drop or that propagate). Iterating yields, for each block of rows,
+    a :class:`_Shifted` ``(d, e, j_star, tail, corr)``: the shifted logits :math:`d = z - m`
+    (a block of the output, to be overwritten with the result), :math:`e^{d}` with the entry
+    at ``j_star`` (the argmax of each row) zeroed, the compensated
     :math:`\text{tail} = \sum_{j \ne j^*} e^{z_j - m}` and the first-order corrections
-    :math:`e^{d_j}\delta_j` of the shifts' rounding (:func:`_tail_correction`). A block
-    holds :data:`_ROW_BLOCK` entries (whole rows), so that the passes over it stay in cache;
-    the tiny tails are rounded once by :func:`_scaled_tail`. :meth:`result` is the output in
-    the input's shape and dtype. Rows of length 0 yield nothing.
+    :math:`e^{d_j}\delta_j` of the shifts' rounding (:func:`_tail_correction`). A block holds
+    :data:`_ROW_BLOCK` entries (whole rows), so that the passes over it stay in cache; the tiny
+    tails are rounded once by :func:`_scaled_tail`. :meth:`result` is the output in the
+    input's shape and dtype. Rows of length 0 yield nothing.
     """
 
     def __init__(self, x: Any, axis: int, func: str) -> None:
         self.arr, self.rows, self.axis = _rows(x, axis, func)
         self.out = np.empty_like(self.rows)
+        self._state = np.errstate(all="ignore")
+
+    def __enter__(self) -> _ShiftedRows:
+        self._state.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._state.__exit__(*exc)
 
     def __iter__(self) -> Iterator[_Shifted]:
         rows, out = self.rows, self.out
@@ -402,14 +412,13 @@ class _ShiftedRows:
             return
         step, tmp, work = _row_blocks(n, k, compensate=True)
         idx, m = _row_max(rows)
-        with np.errstate(all="ignore"):
-            for s in range(0, n, step):
-                sl = slice(s, s + step)
-                d = out[sl]
-                e = tmp[: d.shape[0]]
-                w = (work[0][: e.shape[0]], work[1][: e.shape[0]])
-                tail = _shifted_exp_tail(rows[sl], idx[sl], m[sl], d, e, w)
-                yield _Shifted(d, e, idx[sl], tail, w[0])
+        for s in range(0, n, step):
+            sl = slice(s, s + step)
+            d = out[sl]
+            e = tmp[: d.shape[0]]
+            w = (work[0][: e.shape[0]], work[1][: e.shape[0]])
+            tail = _shifted_exp_tail(rows[sl], idx[sl], m[sl], d, e, w)
+            yield _Shifted(d, e, idx[sl], tail, w[0])
 
     def result(self) -> Any:
         arr, ax, k = self.arr, self.axis, self.rows.shape[1]
@@ -429,9 +438,9 @@ def _along_rows(
     finish: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None],
 ) -> Any:
     """``finish(d, e, idx, tail, corr)`` on every block of :class:`_ShiftedRows` of ``x``."""
-    rows = _ShiftedRows(x, axis, func)
-    for block in rows:
-        finish(*block)
+    with _ShiftedRows(x, axis, func) as rows:
+        for block in rows:
+            finish(*block)
     return rows.result()
 
 

@@ -13,12 +13,12 @@ Conventions shared by every function here:
 * NaN in gives NaN out (no exception): these are primitives, and NaN is the IEEE answer to a
   NaN question. ±inf follow the mathematics (``softplus(inf) == inf``,
   ``log_sigmoid(-inf) == -inf``, ``logsumexp`` of an all ``-inf`` row is ``-inf``).
-* Each function's body is its formula, evaluated on float64 blocks
-  (``for x, out, tmp in blocks: ...``). What the formula should not have to show lives in
-  private modules beneath it, each helper with the proof of why it is needed: the blocks,
-  dtypes and the rare fix-ups triggered by the floating-point exception flags in
-  ``nllkit._elementwise``; the max-shift, its compensated and subnormal tails and the rows
-  that cancel in ``nllkit._logsumexp``; double-double arithmetic in ``nllkit._accurate``.
+* Each function's body is its formula, evaluated on float64 blocks (``with _Blocks(...) as
+  blocks: for x, out, tmp in blocks: ...``). What the formula should not have to show lives in
+  private modules beneath it, each helper with the proof of why it is needed: the blocks, dtypes
+  and the rare fix-ups triggered by the floating-point exception flags in
+  ``nllkit._elementwise``; the max-shift, its compensated and subnormal tails and the rows that
+  cancel in ``nllkit._logsumexp``; double-double arithmetic in ``nllkit._accurate``.
 
 Accuracy (float64; float32 in brackets), measured against correctly rounded mpmath references
 (:mod:`nllkit.references`) by ``tests/test_accuracy.py``: softplus and log_sigmoid ≤ 1 ULP (≤ 2),
@@ -123,11 +123,11 @@ def sigmoid(x: Any) -> Any:
     the overflow or invalid flag. Error: a few roundings,
     ≤ 2 ULP in float64; float32 inputs are evaluated in float64.
     """
-    blocks = _Blocks(x, "x", "sigmoid")
-    for x, out, tmp in blocks:
-        np.exp(x, out=out)  # E = e^x
-        np.add(out, 1.0, out=tmp)
-        np.divide(out, tmp, out=out)  # E / (1 + E)
+    with _Blocks(x, "x", "sigmoid") as blocks:
+        for x, out, tmp in blocks:
+            np.exp(x, out=out)  # E = e^x
+            np.add(out, 1.0, out=tmp)
+            np.divide(out, tmp, out=out)  # E / (1 + E)
     _sigmoid_overflowed(blocks)  # 1 where e^x overflowed
     return blocks.result()
 
@@ -177,11 +177,11 @@ def softplus(x: Any) -> Any:
     up to :math:`e^{-20}/2^{-48} \approx 5.8\cdot 10^5` ULP, just above 20, and by at least
     1 ULP (measured in ``tests/test_promises.py``).
     """
-    blocks = _Blocks(x, "x", "softplus", watch=False)
-    for x, out, c in blocks:
-        _log1p_exp_neg_abs(x, c)  # c = log1p(e^{-|x|})
-        np.maximum(x, 0.0, out=out)
-        np.add(out, c, out=out)  # max(x, 0) + c
+    with _Blocks(x, "x", "softplus", watch=False) as blocks:
+        for x, out, c in blocks:
+            _log1p_exp_neg_abs(x, c)  # c = log1p(e^{-|x|})
+            np.maximum(x, 0.0, out=out)
+            np.add(out, c, out=out)  # max(x, 0) + c
     return blocks.result()
 
 
@@ -215,11 +215,11 @@ def log_sigmoid(x: Any) -> Any:
     Computed as :math:`\min(x, 0) - \operatorname{log1p}(e^{-|x|})`, the mirror image of
     :func:`softplus`.
     """
-    blocks = _Blocks(x, "x", "log_sigmoid", watch=False)
-    for x, out, c in blocks:
-        _log1p_exp_neg_abs(x, c)  # c = log1p(e^{-|x|})
-        np.minimum(x, 0.0, out=out)
-        np.subtract(out, c, out=out)  # min(x, 0) - c
+    with _Blocks(x, "x", "log_sigmoid", watch=False) as blocks:
+        for x, out, c in blocks:
+            _log1p_exp_neg_abs(x, c)  # c = log1p(e^{-|x|})
+            np.minimum(x, 0.0, out=out)
+            np.subtract(out, c, out=out)  # min(x, 0) - c
     return blocks.result()
 
 
@@ -275,16 +275,16 @@ def logit(p: Any) -> Any:
     about a third of a uniform sample, and gathering and scattering it costs more than the
     passes it saves.
     """
-    blocks = _Blocks(p, "p", "logit")
-    for p, out, q in blocks:
-        np.subtract(1.0, p, out=q)  # 1 - p, exact for p >= 1/2
-        np.minimum(p, q, out=q)  # q = min(p, 1 - p), exact
-        np.add(q, q, out=out)
-        np.subtract(1.0, out, out=out)  # 1 - 2q, exact for q >= 1/4
-        np.divide(out, q, out=out)
-        np.log1p(out, out=out)  # |logit p| = log1p((1 - 2q)/q)
-        np.subtract(p, 0.5, out=q)
-        np.copysign(out, q, out=out)  # with the sign of p - 1/2
+    with _Blocks(p, "p", "logit") as blocks:
+        for p, out, q in blocks:
+            np.subtract(1.0, p, out=q)  # 1 - p, exact for p >= 1/2
+            np.minimum(p, q, out=q)  # q = min(p, 1 - p), exact
+            np.add(q, q, out=out)
+            np.subtract(1.0, out, out=out)  # 1 - 2q, exact for q >= 1/4
+            np.divide(out, q, out=out)
+            np.log1p(out, out=out)  # |logit p| = log1p((1 - 2q)/q)
+            np.subtract(p, 0.5, out=q)
+            np.copysign(out, q, out=out)  # with the sign of p - 1/2
     _logit_fixups(blocks)  # subnormal q; p outside [0, 1] raises
     return blocks.result()
 
@@ -422,10 +422,10 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     entries are :math:`z_i - m` there, unaffected. Measured ≤ 4 ULP in float64 (≤ 1 on
     subnormal tails).
     """
-    rows = _ShiftedRows(x, axis, "log_softmax")
-    for block in rows:  # block.d = z - m, block.tail = sum_{j != j*} e^{z_j - m}
-        d, tail = block.d, block.tail
-        np.subtract(d, np.log1p(tail)[:, None], out=d)  # (z_i - m) - log1p(tail)
+    with _ShiftedRows(x, axis, "log_softmax") as rows:
+        for block in rows:  # block.d = z - m, block.tail = sum_{j != j*} e^{z_j - m}
+            d, tail = block.d, block.tail
+            np.subtract(d, np.log1p(tail)[:, None], out=d)  # (z_i - m) - log1p(tail)
     return rows.result()
 
 
@@ -467,9 +467,9 @@ def softmax(x: Any, axis: int = -1) -> Any:
     however tiny, is within a few ULP (measured ≤ 3 in float64: 2 on the benchmark grids, 3 on
     about one entry in 24,000 of random rows).
     """
-    rows = _ShiftedRows(x, axis, "softmax")
-    for d, e, j_star, tail, corr in rows:  # e = e^d, 0 at j*; corr = e^d * delta (TwoSum)
-        e[np.arange(e.shape[0]), j_star] = 1.0  # e^{z_j* - m} = 1
-        np.add(e, corr, out=e)  # e^{z_j - m} = e^{d_j}(1 + delta_j)
-        np.divide(e, (tail + 1.0)[:, None], out=d)  # / (1 + tail)
+    with _ShiftedRows(x, axis, "softmax") as rows:
+        for d, e, j_star, tail, corr in rows:  # e = e^d, 0 at j*; corr = e^d * delta (TwoSum)
+            e[np.arange(e.shape[0]), j_star] = 1.0  # e^{z_j* - m} = 1
+            np.add(e, corr, out=e)  # e^{z_j - m} = e^{d_j}(1 + delta_j)
+            np.divide(e, (tail + 1.0)[:, None], out=d)  # / (1 + tail)
     return rows.result()
