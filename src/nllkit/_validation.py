@@ -1,12 +1,16 @@
-"""Input checking shared by :mod:`nllkit.numerics`, :mod:`nllkit.losses` and
-:mod:`nllkit.gradients`, so that their bodies show only the formula.
+"""Input checking for :mod:`nllkit.numerics`, :mod:`nllkit.losses`, :mod:`nllkit.gradients`
+and :mod:`nllkit.checking`, so that their bodies show only the formula.
 
-Every message names the public function, the argument, the offending value (or its index) and
-what was expected, so that a learner who passes a wrong array sees at once what to fix.
+Every message of the first three names the public function, the argument, the offending value
+(or its index) and what was expected, so that a learner who passes a wrong array sees at once
+what to fix. The checking tools' messages (the last section) name the argument and what was
+wrong, as they always have.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -248,3 +252,83 @@ def _distributions(p: Any, name: str, axis: int, func: str) -> np.ndarray:
     moved = np.moveaxis(arr, ax, -1)
     check_probability_vectors(moved, name, func)
     return moved
+
+
+# --------------------------------------------------------------------------------------------
+# The inputs of the checking tools (:mod:`nllkit.checking`)
+
+
+def _scalar_function(f: Any) -> Callable[[np.ndarray], float]:
+    """``f`` wrapped so that each call returns a finite float, or raises.
+
+    ``TypeError`` if ``f`` is not callable or returns something that is not one real number;
+    ``ValueError`` if it returns NaN or an infinity (a central difference of those is
+    meaningless, and would silently poison the gradient).
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+
+    def value(point: np.ndarray) -> float:
+        out = f(point)
+        out_arr = np.asarray(out)
+        if out_arr.size != 1 or out_arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"f must return a real scalar, got {type(out).__name__} "
+                f"with shape {out_arr.shape} and dtype {out_arr.dtype}"
+            )
+        result = float(out_arr.reshape(()))
+        if not math.isfinite(result):
+            raise ValueError(f"f returned a non-finite value {result} near x")
+        return result
+
+    return value
+
+
+def _finite_point(x: Any) -> np.ndarray:
+    """``x`` as a float64 array (a copy) of finite reals, else ``TypeError``/``ValueError``."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"x must be real numeric, got dtype {arr.dtype}")
+    x64 = arr.astype(np.float64)
+    if not np.all(np.isfinite(x64)):
+        raise ValueError("x must be finite; found NaN or inf")
+    return x64
+
+
+def _steps(step: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``step`` broadcast to ``shape`` as float64, each positive and finite, else ``ValueError``."""
+    h_in = np.asarray(step, dtype=np.float64)
+    try:
+        h = np.broadcast_to(h_in, shape).astype(np.float64)
+    except ValueError:
+        raise ValueError(
+            f"step of shape {h_in.shape} does not broadcast to x of shape {shape}"
+        ) from None
+    if not np.all(np.isfinite(h) & (h > 0)):
+        raise ValueError(f"step must be positive and finite, got {step!r}")
+    return h
+
+
+def _float_pair(a: Any, b: Any, dtypes: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` and ``b`` as contiguous arrays of one of ``dtypes``, the same for both, broadcast
+    together (0-d stays 0-d); ``TypeError`` for another or a mixed dtype, ``ValueError`` for
+    shapes that do not broadcast."""
+    arrays = []
+    for name, v in (("a", a), ("b", b)):
+        arr = np.asarray(v)
+        if arr.dtype not in dtypes:
+            raise TypeError(f"{name} must be float16, float32 or float64, got dtype {arr.dtype}")
+        arrays.append(arr)
+    a_arr, b_arr = arrays
+    if a_arr.dtype != b_arr.dtype:
+        raise TypeError(
+            f"a and b must have the same dtype, got {a_arr.dtype} and {b_arr.dtype}; "
+            "cast the reference to the dtype of the result first"
+        )
+    try:
+        a_arr, b_arr = np.broadcast_arrays(a_arr, b_arr)
+    except ValueError:
+        raise ValueError(
+            f"shapes of a {a_arr.shape} and b {b_arr.shape} do not broadcast"
+        ) from None
+    return np.array(a_arr), np.array(b_arr)  # contiguous copies, 0-d stays 0-d

@@ -13,11 +13,12 @@ Used in :ref:`chapter-numerical-stability`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from ._validation import _finite_point, _float_pair, _scalar_function, _steps
 
 __all__ = ["finite_difference_gradient", "ulp_distance"]
 
@@ -78,40 +79,10 @@ def finite_difference_gradient(
         If ``x`` has non-finite entries, ``step`` is not positive and finite or does not
         broadcast to ``x``, or ``f`` returns a non-finite value.
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"x must be real numeric, got dtype {arr.dtype}")
-    x64 = arr.astype(np.float64)
-    if not np.all(np.isfinite(x64)):
-        raise ValueError("x must be finite; found NaN or inf")
-    if step is None:
-        h = _CBRT_EPS * np.maximum(1.0, np.abs(x64))
-    else:
-        h_in = np.asarray(step, dtype=np.float64)
-        try:
-            h = np.broadcast_to(h_in, x64.shape).astype(np.float64)
-        except ValueError:
-            raise ValueError(
-                f"step of shape {h_in.shape} does not broadcast to x of shape {x64.shape}"
-            ) from None
-        if not np.all(np.isfinite(h) & (h > 0)):
-            raise ValueError(f"step must be positive and finite, got {step!r}")
+    value = _scalar_function(f)  # f(point) as a float, checked
+    x64 = _finite_point(x)
+    h = _CBRT_EPS * np.maximum(1.0, np.abs(x64)) if step is None else _steps(step, x64.shape)
     h = (x64 + h) - x64  # representable step: x + h exact, x - h too (but see above)
-
-    def value(point: np.ndarray) -> float:
-        out = f(point)
-        out_arr = np.asarray(out)
-        if out_arr.size != 1 or out_arr.dtype.kind not in "biuf":
-            raise TypeError(
-                f"f must return a real scalar, got {type(out).__name__} "
-                f"with shape {out_arr.shape} and dtype {out_arr.dtype}"
-            )
-        result = float(out_arr.reshape(()))
-        if not math.isfinite(result):
-            raise ValueError(f"f returned a non-finite value {result} near x")
-        return result
 
     grad = np.empty_like(x64)
     work = x64.copy()
@@ -179,25 +150,7 @@ def ulp_distance(a: Any, b: Any) -> np.ndarray:
     ValueError
         If the shapes do not broadcast.
     """
-    arrays = []
-    for name, v in (("a", a), ("b", b)):
-        arr = np.asarray(v)
-        if arr.dtype not in _INT_OF:
-            raise TypeError(f"{name} must be float16, float32 or float64, got dtype {arr.dtype}")
-        arrays.append(arr)
-    a_arr, b_arr = arrays
-    if a_arr.dtype != b_arr.dtype:
-        raise TypeError(
-            f"a and b must have the same dtype, got {a_arr.dtype} and {b_arr.dtype}; "
-            "cast the reference to the dtype of the result first"
-        )
-    try:
-        a_arr, b_arr = np.broadcast_arrays(a_arr, b_arr)
-    except ValueError:
-        raise ValueError(
-            f"shapes of a {a_arr.shape} and b {b_arr.shape} do not broadcast"
-        ) from None
-    a_arr, b_arr = np.array(a_arr), np.array(b_arr)  # contiguous copies, 0-d stays 0-d
+    a_arr, b_arr = _float_pair(a, b, _INT_OF)  # one float dtype, broadcast, contiguous
     oa, ob = _ordered_bits(a_arr), _ordered_bits(b_arr)
     # |oa - ob| can reach 2**64 - 2 for float64: take it in uint64 arithmetic (mod 2**64).
     ua, ub = oa.astype(np.uint64), ob.astype(np.uint64)
