@@ -66,7 +66,7 @@ class _Flags:
         return self.overflow or self.invalid
 
 
-class _Blocks:
+class _Blocks(np.errstate):
     """``x`` as float64 blocks ``(x_block, out_block, tmp_block)`` for a formula to fill.
 
     Used as ``with _Blocks(x, name, func) as blocks: for x, out, tmp in blocks: ...``. Inside
@@ -78,17 +78,20 @@ class _Blocks:
     or, for an array of at most one block, in its own shape, and :attr:`x` may then be the
     caller's array, so it is read-only here), and :meth:`result` is ``out`` in the caller's
     shape and dtype (0-d as a numpy scalar). float32 inputs are evaluated in float64 and
-    rounded once, by :meth:`result`.
+    rounded once, by :meth:`result`. (It is an ``np.errstate``, so that the ``with`` costs no
+    more than that of ``np.errstate`` itself: a call of a few microseconds on a small input
+    is dominated by such overheads.)
     """
+
+    __slots__ = ("flags", "meta", "out", "x")
 
     def __init__(self, x: Any, name: str, func: str, watch: bool = True) -> None:
         arr = as_float_array(x, name, func)
         self.flags = _Flags()
-        self._state = (
-            np.errstate(all="ignore", over="call", invalid="call", call=self.flags)
-            if watch
-            else np.errstate(all="ignore")
-        )
+        if watch:
+            np.errstate.__init__(self, all="ignore", over="call", invalid="call", call=self.flags)
+        else:
+            np.errstate.__init__(self, all="ignore")
         if arr.size <= _BLOCK:  # one block: no flattening, no loop, no slicing
             self.x = arr if arr.dtype == np.float64 else arr.astype(np.float64)
             self.meta: tuple[np.dtype, tuple[int, ...] | None] = (arr.dtype, None)
@@ -102,17 +105,16 @@ class _Blocks:
         """The caller's shape (for an error message that gives an index)."""
         return self.x.shape if self.meta[1] is None else self.meta[1]
 
-    def __enter__(self) -> _Blocks:
-        self._state.__enter__()
+    def __enter__(self) -> _Blocks:  # np.errstate's returns None
+        np.errstate.__enter__(self)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._state.__exit__(*exc)
-
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        if self.meta[1] is None:
-            yield self.x, self.out, np.empty(self.x.shape)
-            return
+        if self.meta[1] is None:  # one block
+            return iter(((self.x, self.out, np.empty(self.x.shape)),))
+        return self._blocks()
+
+    def _blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         n = self.x.size
         tmp = np.empty(_BLOCK)
         for start in range(0, n, _BLOCK):

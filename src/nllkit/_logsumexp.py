@@ -376,7 +376,7 @@ class _Shifted(NamedTuple):
     corr: np.ndarray
 
 
-class _ShiftedRows:
+class _ShiftedRows(np.errstate):
     r"""The max-shift of every row of ``x`` along ``axis``, block by block, for softmax and
     log-softmax to finish.
 
@@ -396,14 +396,11 @@ class _ShiftedRows:
     def __init__(self, x: Any, axis: int, func: str) -> None:
         self.arr, self.rows, self.axis = _rows(x, axis, func)
         self.out = np.empty_like(self.rows)
-        self._state = np.errstate(all="ignore")
+        super().__init__(all="ignore")
 
-    def __enter__(self) -> _ShiftedRows:
-        self._state.__enter__()
+    def __enter__(self) -> _ShiftedRows:  # np.errstate's returns None
+        super().__enter__()
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._state.__exit__(*exc)
 
     def __iter__(self) -> Iterator[_Shifted]:
         rows, out = self.rows, self.out
