@@ -1,4 +1,4 @@
-"""Accuracy of nllkit against the correctly rounded mpmath references of nllkit.checking.
+"""Accuracy of nllkit against the correctly rounded mpmath references of nllkit.references.
 
 The bounds are issue 3's contract (max ULP, float64 and float32). The grids cover the tails:
 |x| up to 800, ±inf, subnormal results, rows whose top logit leads by up to 800, rows with -inf

@@ -1,4 +1,5 @@
-"""Tests of nllkit.checking: ULP distance, finite differences and the mpmath references.
+"""Tests of nllkit.checking (ULP distance, finite differences) and of the mpmath references of
+nllkit.references.
 
 Expected values come from hand counts of bit patterns, closed-form derivatives, known constants
 (written in hex), and an independent mpmath evaluation at 3000 bits with the textbook formula.
@@ -30,7 +31,7 @@ from nllkit import (
     mp_softplus,
     ulp_distance,
 )
-from nllkit.checking import _FORMATS, _round_mpf
+from nllkit.references import _FORMATS, _round_mpf
 
 FLOATS = [np.float16, np.float32, np.float64]
 LOG2 = float.fromhex("0x1.62e42fefa39efp-1")  # log 2 correctly rounded to float64
@@ -587,7 +588,7 @@ def test_correct_rounding_raises_the_precision_until_the_rounding_is_decided(dis
     first precision (138 bits) it is computed as the midpoint itself, which rounds to even
     (1.0). The interval check sees the tie and doubles the precision: to 276 bits for
     :math:`d = -200`, and to 2208 bits (the fourth doubling) for :math:`d = -1200`."""
-    from nllkit.checking import _correctly_rounded
+    from nllkit.references import _correctly_rounded
 
     def evaluate():
         value = mpmath.mpf(1) + mpmath.ldexp(1, -53) + mpmath.ldexp(1, distance)

@@ -4,26 +4,15 @@ Accurate numpy implementations of everything the book derives (numerics, losses,
 gradients), the book's models fitted with those gradients (:mod:`nllkit.models`), its seeded
 data sets (:mod:`nllkit.data`) and the tools its chapters use to check them (finite
 differences, ULP distances, high-precision references). Every public name is importable from
-the package root.
+the package root; each public function's body reads as its formula, and the engineering beneath
+it (input checking, cache blocking, compensated and double-double arithmetic) lives in private
+modules (``nllkit._validation``, ``nllkit._elementwise``, ``nllkit._logsumexp``,
+``nllkit._accurate``).
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .checking import (
-    finite_difference_gradient,
-    mp_binary_cross_entropy_with_logits,
-    mp_cross_entropy,
-    mp_entropy,
-    mp_kl_divergence,
-    mp_log_sigmoid,
-    mp_log_softmax,
-    mp_logit,
-    mp_logsumexp,
-    mp_sigmoid,
-    mp_softmax,
-    mp_softplus,
-    ulp_distance,
-)
+from .checking import finite_difference_gradient, ulp_distance
 from .data import (
     binary_clouds,
     binomial_mixture,
@@ -74,6 +63,19 @@ from .models import (
 )
 from .numerics import log_sigmoid, log_softmax, logit, logsumexp, sigmoid, softmax, softplus
 from .plotting import BOOK_COLORS, BOOK_RC, use_book_style
+from .references import (
+    mp_binary_cross_entropy_with_logits,
+    mp_cross_entropy,
+    mp_entropy,
+    mp_kl_divergence,
+    mp_log_sigmoid,
+    mp_log_softmax,
+    mp_logit,
+    mp_logsumexp,
+    mp_sigmoid,
+    mp_softmax,
+    mp_softplus,
+)
 from .reporting import portable_format
 from .reproducibility import seed
 

@@ -1,12 +1,16 @@
-"""Input checking shared by :mod:`nllkit.numerics`, :mod:`nllkit.losses` and
-:mod:`nllkit.gradients`.
+"""Input checking for :mod:`nllkit.numerics`, :mod:`nllkit.losses`, :mod:`nllkit.gradients`
+and :mod:`nllkit.checking`, so that their bodies show only the formula.
 
-Every message names the public function, the argument, the offending value (or its index) and
-what was expected, so that a learner who passes a wrong array sees at once what to fix.
+Every message of the first three names the public function, the argument, the offending value
+(or its index) and what was expected, so that a learner who passes a wrong array sees at once
+what to fix. The checking tools' messages (the last section) name the argument and what was
+wrong, as they always have.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -145,3 +149,186 @@ def sum_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
     )
     return g.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+# --------------------------------------------------------------------------------------------
+# The inputs of the losses (and of their gradients, which take the same arguments)
+
+
+def _bce_inputs(logits: Any, targets: Any, func: str) -> tuple[np.ndarray, np.ndarray, np.dtype]:
+    """Checked float64 ``(z, y)`` broadcast together, and the dtype of the result."""
+    z = as_float_array(logits, "logits", func)
+    y = as_float_array(targets, "targets", func)
+    shape = broadcast_shape(func, logits=z, targets=y)
+    check_in_unit_interval(y, "targets", func)
+    dtype = result_dtype(z, y)
+    z64 = np.broadcast_to(z.astype(np.float64, copy=False), shape)
+    y64 = np.broadcast_to(y.astype(np.float64, copy=False), shape)
+    return z64, y64, dtype
+
+
+def _cross_entropy_inputs(
+    logits: Any, target: Any, func: str
+) -> tuple[np.ndarray, np.ndarray, bool, np.dtype, tuple[int, ...]]:
+    """Checked ``(rows, target, is_index, dtype, batch_shape)`` for cross-entropy.
+
+    ``rows`` are the logits as float64 of shape ``(n, k)``; ``target`` is either ``n`` class
+    indices (int64) or an ``(n, k)`` float64 array of probabilities.
+    """
+    z = as_float_array(logits, "logits", func)
+    if z.ndim == 0:
+        raise ValueError(
+            f"{func}: logits is a scalar; expected shape (..., K) with the classes last"
+        )
+    batch, k = z.shape[:-1], z.shape[-1]
+    t = np.asarray(target)
+    if t.dtype.kind in "iu":
+        if t.shape != batch:
+            raise ValueError(
+                f"{func}: target has shape {t.shape}; integer class indices must have shape "
+                f"logits.shape[:-1] = {batch}"
+            )
+        bad = (t < 0) | (t >= k)
+        if bad.any():
+            idx = first_index(bad)
+            raise ValueError(
+                f"{func}: target{list(idx)} = {int(t[idx])} is not a class index; "
+                f"expected an integer in [0, {k - 1}] (logits has {k} classes)"
+            )
+        dtype = z.dtype
+        target_out = t.astype(np.int64, copy=False).reshape(-1)
+        is_index = True
+    elif t.dtype.kind == "b":
+        raise TypeError(
+            f"{func}: target has dtype bool; expected integer class indices of shape {batch} "
+            f"or float probabilities of shape {z.shape}"
+        )
+    else:
+        p = as_float_array(t, "target", func)
+        if p.shape != z.shape:
+            hint = (
+                "; float targets are always probabilities: pass class indices as an integer array"
+                if p.shape == batch
+                else ""
+            )
+            raise ValueError(
+                f"{func}: target has shape {p.shape}; probability targets must have the shape "
+                f"of logits {z.shape}{hint}"
+            )
+        if k == 0:
+            raise ValueError(f"{func}: logits has 0 classes; expected at least one")
+        check_probability_vectors(p, "target", func)
+        dtype = result_dtype(z, p)
+        target_out = np.ascontiguousarray(p, dtype=np.float64).reshape(-1, k)
+        is_index = False
+    rows = np.ascontiguousarray(z, dtype=np.float64).reshape(-1, k)
+    return rows, target_out, is_index, dtype, batch
+
+
+def _gaussian_inputs(
+    y: Any, mean: Any, var: Any, func: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.dtype]:
+    """Checked float64 ``(y, mean, var)`` broadcast together, and the dtype of the result."""
+    ya = as_float_array(y, "y", func)
+    ma = as_float_array(mean, "mean", func)
+    va = as_float_array(var, "var", func)
+    shape = broadcast_shape(func, y=ya, mean=ma, var=va)
+    bad = ~((va > 0) & (va < np.inf))
+    if bad.any():
+        idx = first_index(bad)
+        raise ValueError(
+            f"{func}: var{list(idx)} = {float(va[idx])!r}; expected positive, finite variances"
+        )
+    dtype = result_dtype(ya, ma, va)
+    arrays = (np.broadcast_to(a.astype(np.float64, copy=False), shape) for a in (ya, ma, va))
+    y64, m64, v64 = arrays
+    return y64, m64, v64, dtype
+
+
+def _distributions(p: Any, name: str, axis: int, func: str) -> np.ndarray:
+    """``p`` checked as probability vectors along ``axis``, moved to the last axis."""
+    arr = as_float_array(p, name, func)
+    ax = normalise_axis(axis, arr.ndim, func, name)
+    moved = np.moveaxis(arr, ax, -1)
+    check_probability_vectors(moved, name, func)
+    return moved
+
+
+# --------------------------------------------------------------------------------------------
+# The inputs of the checking tools (:mod:`nllkit.checking`)
+
+
+def _scalar_function(f: Any) -> Callable[[np.ndarray], float]:
+    """``f`` wrapped so that each call returns a finite float, or raises.
+
+    ``TypeError`` if ``f`` is not callable or returns something that is not one real number;
+    ``ValueError`` if it returns NaN or an infinity (a central difference of those is
+    meaningless, and would silently poison the gradient).
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+
+    def value(point: np.ndarray) -> float:
+        out = f(point)
+        out_arr = np.asarray(out)
+        if out_arr.size != 1 or out_arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"f must return a real scalar, got {type(out).__name__} "
+                f"with shape {out_arr.shape} and dtype {out_arr.dtype}"
+            )
+        result = float(out_arr.reshape(()))
+        if not math.isfinite(result):
+            raise ValueError(f"f returned a non-finite value {result} near x")
+        return result
+
+    return value
+
+
+def _finite_point(x: Any) -> np.ndarray:
+    """``x`` as a float64 array (a copy) of finite reals, else ``TypeError``/``ValueError``."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"x must be real numeric, got dtype {arr.dtype}")
+    x64 = arr.astype(np.float64)
+    if not np.all(np.isfinite(x64)):
+        raise ValueError("x must be finite; found NaN or inf")
+    return x64
+
+
+def _steps(step: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``step`` broadcast to ``shape`` as float64, each positive and finite, else ``ValueError``."""
+    h_in = np.asarray(step, dtype=np.float64)
+    try:
+        h = np.broadcast_to(h_in, shape).astype(np.float64)
+    except ValueError:
+        raise ValueError(
+            f"step of shape {h_in.shape} does not broadcast to x of shape {shape}"
+        ) from None
+    if not np.all(np.isfinite(h) & (h > 0)):
+        raise ValueError(f"step must be positive and finite, got {step!r}")
+    return h
+
+
+def _float_pair(a: Any, b: Any, dtypes: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` and ``b`` as contiguous arrays of one of ``dtypes``, the same for both, broadcast
+    together (0-d stays 0-d); ``TypeError`` for another or a mixed dtype, ``ValueError`` for
+    shapes that do not broadcast."""
+    arrays = []
+    for name, v in (("a", a), ("b", b)):
+        arr = np.asarray(v)
+        if arr.dtype not in dtypes:
+            raise TypeError(f"{name} must be float16, float32 or float64, got dtype {arr.dtype}")
+        arrays.append(arr)
+    a_arr, b_arr = arrays
+    if a_arr.dtype != b_arr.dtype:
+        raise TypeError(
+            f"a and b must have the same dtype, got {a_arr.dtype} and {b_arr.dtype}; "
+            "cast the reference to the dtype of the result first"
+        )
+    try:
+        a_arr, b_arr = np.broadcast_arrays(a_arr, b_arr)
+    except ValueError:
+        raise ValueError(
+            f"shapes of a {a_arr.shape} and b {b_arr.shape} do not broadcast"
+        ) from None
+    return np.array(a_arr), np.array(b_arr)  # contiguous copies, 0-d stays 0-d

@@ -21,8 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_float_array, check_reduction, scalar_or_array, sum_to_shape
-from .losses import _bce_inputs, _cross_entropy_inputs, _gaussian_inputs
+from ._validation import (
+    _bce_inputs,
+    _cross_entropy_inputs,
+    _gaussian_inputs,
+    as_float_array,
+    check_reduction,
+    scalar_or_array,
+    sum_to_shape,
+)
 from .numerics import sigmoid, softmax
 
 __all__ = [

@@ -28,7 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import (
+# Input checking and the engineering beneath the formulas live in private modules; the names
+# of earlier versions stay importable from here.
+from ._elementwise import _log_ratio, _times
+from ._logsumexp import _log_partition
+from ._validation import (  # noqa: F401
+    _bce_inputs,
+    _cross_entropy_inputs,
+    _distributions,
+    _gaussian_inputs,
     as_float_array,
     broadcast_shape,
     check_in_unit_interval,
@@ -40,7 +48,6 @@ from ._validation import (
     result_dtype,
     scalar_or_array,
 )
-from .numerics import _log_partition
 
 __all__ = [
     "binary_cross_entropy_with_logits",
@@ -53,34 +60,8 @@ __all__ = [
 _HALF_LOG_2PI = 0.5 * float(np.log(2.0 * np.pi))
 
 
-def _times(w: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """``w * a`` with the convention :math:`0 \\cdot a = 0` even for :math:`a = \\pm\\infty` or
-    NaN (as in :math:`0\\log 0 = 0`; the callers' ``a`` is NaN only as :math:`\\log(0/0)`).
-
-    The product is formed at full speed; only if it contains a NaN (one cheap reduction tells)
-    are the NaN products with weight 0 set to 0.
-    """
-    with np.errstate(invalid="ignore"):
-        out = np.multiply(w, a, out=np.empty(np.broadcast_shapes(w.shape, a.shape)))
-        if np.isnan(out.sum()):
-            out[(np.broadcast_to(w, out.shape) == 0) & np.isnan(out)] = 0.0
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # Binary cross-entropy
-
-
-def _bce_inputs(logits: Any, targets: Any, func: str) -> tuple[np.ndarray, np.ndarray, np.dtype]:
-    """Checked float64 ``(z, y)`` broadcast together, and the dtype of the result."""
-    z = as_float_array(logits, "logits", func)
-    y = as_float_array(targets, "targets", func)
-    shape = broadcast_shape(func, logits=z, targets=y)
-    check_in_unit_interval(y, "targets", func)
-    dtype = result_dtype(z, y)
-    z64 = np.broadcast_to(z.astype(np.float64, copy=False), shape)
-    y64 = np.broadcast_to(y.astype(np.float64, copy=False), shape)
-    return z64, y64, dtype
 
 
 def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Any:
@@ -132,73 +113,14 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
     func = "binary_cross_entropy_with_logits"
     reduction = check_reduction(reduction, func)
     z, y, dtype = _bce_inputs(logits, targets, func)
-    with np.errstate(all="ignore"):
-        loss = np.log1p(np.exp(-np.abs(z)))
-        loss += _times(y, np.maximum(-z, 0.0))
-        loss += _times(1.0 - y, np.maximum(z, 0.0))
+    loss = np.log1p(np.exp(-np.abs(z)))  # c = log1p(e^{-|z|})
+    loss += _times(y, np.maximum(-z, 0.0))  # + y max(-z, 0)
+    loss += _times(1.0 - y, np.maximum(z, 0.0))  # + (1 - y) max(z, 0)
     return reduce(loss.astype(dtype, copy=False), reduction)
 
 
 # --------------------------------------------------------------------------------------------
 # Cross-entropy with logits
-
-
-def _cross_entropy_inputs(
-    logits: Any, target: Any, func: str
-) -> tuple[np.ndarray, np.ndarray, bool, np.dtype, tuple[int, ...]]:
-    """Checked ``(rows, target, is_index, dtype, batch_shape)`` for cross-entropy.
-
-    ``rows`` are the logits as float64 of shape ``(n, k)``; ``target`` is either ``n`` class
-    indices (int64) or an ``(n, k)`` float64 array of probabilities.
-    """
-    z = as_float_array(logits, "logits", func)
-    if z.ndim == 0:
-        raise ValueError(
-            f"{func}: logits is a scalar; expected shape (..., K) with the classes last"
-        )
-    batch, k = z.shape[:-1], z.shape[-1]
-    t = np.asarray(target)
-    if t.dtype.kind in "iu":
-        if t.shape != batch:
-            raise ValueError(
-                f"{func}: target has shape {t.shape}; integer class indices must have shape "
-                f"logits.shape[:-1] = {batch}"
-            )
-        bad = (t < 0) | (t >= k)
-        if bad.any():
-            idx = first_index(bad)
-            raise ValueError(
-                f"{func}: target{list(idx)} = {int(t[idx])} is not a class index; "
-                f"expected an integer in [0, {k - 1}] (logits has {k} classes)"
-            )
-        dtype = z.dtype
-        target_out = t.astype(np.int64, copy=False).reshape(-1)
-        is_index = True
-    elif t.dtype.kind == "b":
-        raise TypeError(
-            f"{func}: target has dtype bool; expected integer class indices of shape {batch} "
-            f"or float probabilities of shape {z.shape}"
-        )
-    else:
-        p = as_float_array(t, "target", func)
-        if p.shape != z.shape:
-            hint = (
-                "; float targets are always probabilities: pass class indices as an integer array"
-                if p.shape == batch
-                else ""
-            )
-            raise ValueError(
-                f"{func}: target has shape {p.shape}; probability targets must have the shape "
-                f"of logits {z.shape}{hint}"
-            )
-        if k == 0:
-            raise ValueError(f"{func}: logits has 0 classes; expected at least one")
-        check_probability_vectors(p, "target", func)
-        dtype = result_dtype(z, p)
-        target_out = np.ascontiguousarray(p, dtype=np.float64).reshape(-1, k)
-        is_index = False
-    rows = np.ascontiguousarray(z, dtype=np.float64).reshape(-1, k)
-    return rows, target_out, is_index, dtype, batch
 
 
 def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Any:
@@ -257,11 +179,11 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Any:
     reduction = check_reduction(reduction, func)
     rows, t, is_index, dtype, batch = _cross_entropy_inputs(logits, target, func)
     n, _ = rows.shape
-    if is_index:
+    if is_index:  # L + (m - z_t)
         _, m, loss, _ = _log_partition(rows, compensate=True)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # a +inf logit: inf - inf is NaN, quietly
             loss += m - rows[np.arange(n), t]
-    else:
+    else:  # L sum_j p_j + sum_j p_j (m - z_j)
         _, _, log_tail, gaps = _log_partition(rows, compensate=True, weights=t)
         loss = log_tail * t.sum(axis=1) + gaps
     return reduce(loss.reshape(batch).astype(dtype, copy=False), reduction)
@@ -269,26 +191,6 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Any:
 
 # --------------------------------------------------------------------------------------------
 # Gaussian negative log-likelihood
-
-
-def _gaussian_inputs(
-    y: Any, mean: Any, var: Any, func: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.dtype]:
-    """Checked float64 ``(y, mean, var)`` broadcast together, and the dtype of the result."""
-    ya = as_float_array(y, "y", func)
-    ma = as_float_array(mean, "mean", func)
-    va = as_float_array(var, "var", func)
-    shape = broadcast_shape(func, y=ya, mean=ma, var=va)
-    bad = ~((va > 0) & (va < np.inf))
-    if bad.any():
-        idx = first_index(bad)
-        raise ValueError(
-            f"{func}: var{list(idx)} = {float(va[idx])!r}; expected positive, finite variances"
-        )
-    dtype = result_dtype(ya, ma, va)
-    arrays = (np.broadcast_to(a.astype(np.float64, copy=False), shape) for a in (ya, ma, va))
-    y64, m64, v64 = arrays
-    return y64, m64, v64, dtype
 
 
 def gaussian_nll(y: Any, mean: Any, var: Any, full: bool = True, reduction: str = "mean") -> Any:
@@ -359,15 +261,6 @@ def gaussian_nll(y: Any, mean: Any, var: Any, full: bool = True, reduction: str 
 
 # --------------------------------------------------------------------------------------------
 # Entropy and KL divergence
-
-
-def _distributions(p: Any, name: str, axis: int, func: str) -> np.ndarray:
-    """``p`` checked as probability vectors along ``axis``, moved to the last axis."""
-    arr = as_float_array(p, name, func)
-    ax = normalise_axis(axis, arr.ndim, func, name)
-    moved = np.moveaxis(arr, ax, -1)
-    check_probability_vectors(moved, name, func)
-    return moved
 
 
 def entropy(p: Any, axis: int = -1) -> Any:
@@ -457,8 +350,5 @@ def kl_divergence(p: Any, q: Any, axis: int = -1) -> Any:
     dtype = result_dtype(pm, qm)
     p64 = pm.astype(np.float64, copy=False)
     q64 = qm.astype(np.float64, copy=False)
-    with np.errstate(all="ignore"):
-        near = (p64 >= 0.5 * q64) & (p64 <= 2.0 * q64) & (q64 > 0)
-        log_ratio = np.where(near, np.log1p((p64 - q64) / q64), np.log(p64 / q64))
-        kl = _times(p64, log_ratio).sum(axis=-1)
+    kl = _times(p64, _log_ratio(p64, q64)).sum(axis=-1)  # sum_j p_j log(p_j / q_j)
     return scalar_or_array(np.maximum(kl, 0.0).astype(dtype, copy=False))

@@ -13,15 +13,15 @@ Conventions shared by every function here:
 * NaN in gives NaN out (no exception): these are primitives, and NaN is the IEEE answer to a
   NaN question. ±inf follow the mathematics (``softplus(inf) == inf``,
   ``log_sigmoid(-inf) == -inf``, ``logsumexp`` of an all ``-inf`` row is ``-inf``).
-* The work is done in cache-sized blocks with ``out=`` arguments, so that the several passes of
-  a stable formula stay in cache rather than streaming the whole array through memory each time.
-  An array of at most one block (a scalar, a minibatch) skips the blocking machinery, so a call
-  costs a few microseconds more than its ufuncs.
-* Rare fix-ups (an overflow, an out-of-range probability) are triggered by the floating-point
-  exception flags the hardware raises anyway (an ``np.errstate`` callback), not by extra passes.
+* Each function's body is its formula, evaluated on float64 blocks (``with _Blocks(...) as
+  blocks: for x, out, tmp in blocks: ...``). What the formula should not have to show lives in
+  private modules beneath it, each helper with the proof of why it is needed: the blocks, dtypes
+  and the rare fix-ups triggered by the floating-point exception flags in
+  ``nllkit._elementwise``; the max-shift, its compensated and subnormal tails and the rows that
+  cancel in ``nllkit._logsumexp``; double-double arithmetic in ``nllkit._accurate``.
 
 Accuracy (float64; float32 in brackets), measured against correctly rounded mpmath references
-(:mod:`nllkit.checking`) by ``tests/test_accuracy.py``: softplus and log_sigmoid ≤ 1 ULP (≤ 2),
+(:mod:`nllkit.references`) by ``tests/test_accuracy.py``: softplus and log_sigmoid ≤ 1 ULP (≤ 2),
 sigmoid ≤ 2 (≤ 3) including subnormal results, logit ≤ 4 (≤ 4), logsumexp ≤ 3 (≤ 8) and
 log_softmax ≤ 4 (≤ 8), including rows whose top logit leads by hundreds — up to the leads
 beyond 708 where the tail of the softmax is a sum of subnormal numbers, which is then summed
@@ -33,13 +33,53 @@ float64 on ARM macOS and Windows), so these bounds are the same on every IEEE-75
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable  # noqa: F401
 from typing import Any
 
 import numpy as np
 
-from ._accurate import dd_add_d, dd_sum, exp_dd, exp_parts, log1p_dd, two_sum
-from ._validation import as_float_array, normalise_axis, scalar_or_array
+# The machinery beneath the formulas, re-exported under the names of earlier versions.
+from ._accurate import dd_add_d, dd_sum, exp_dd, exp_parts, log1p_dd, two_sum  # noqa: F401
+from ._elementwise import (  # noqa: F401
+    _BLOCK,
+    _EXP_OVERFLOW,
+    _Blocks,
+    _elementwise,
+    _finish,
+    _Flags,
+    _log1p_exp_neg_abs,
+    _log_sigmoid_kernel,
+    _logit_fixups,
+    _logit_kernel,
+    _sigmoid_kernel,
+    _sigmoid_overflowed,
+    _softplus_kernel,
+)
+from ._logsumexp import (  # noqa: F401
+    _ROW_BLOCK,
+    _SUM_SCALE,
+    _TINY_TAIL,
+    _along_rows,
+    _dd_shifts,
+    _finish_log_softmax,
+    _finish_softmax,
+    _log_partition,
+    _logsumexp_cancelled,
+    _logsumexp_refined,
+    _max_and_tail,
+    _reduced,
+    _row_blocks,
+    _row_max,
+    _rows,
+    _rows_per_block,
+    _scaled_tail,
+    _Shifted,
+    _shifted_exp_tail,
+    _ShiftedRows,
+    _tail_correction,
+    _weighted_gaps,
+)
+from ._validation import as_float_array, normalise_axis, scalar_or_array  # noqa: F401
 
 __all__ = [
     "log_sigmoid",
@@ -50,105 +90,6 @@ __all__ = [
     "softmax",
     "softplus",
 ]
-
-#: Elements per block of the elementwise functions and of the row-wise functions: two float64
-#: blocks of this size stay in a core's L2 cache while several passes run over them.
-_BLOCK = 1 << 15
-_ROW_BLOCK = 1 << 16
-
-#: exp(x) overflows float64 above this value.
-_EXP_OVERFLOW = 709.782712893384
-
-#: A row tail :math:`\sum_{j \ne j^*} e^{z_j - m}` below this may be made of terms that underflowed
-#: into the subnormal range (where ``exp`` keeps a few bits, or none): such rows are re-summed
-#: in double-double with every term scaled by :math:`2^{1010}` (:func:`_scaled_tail`). A
-#: larger tail has an ULP of at least :math:`2^{-1015}`, while each subnormal term loses at
-#: most :math:`2^{-1075}`, so even :math:`k` such terms cost only :math:`k\cdot 2^{-60}` of
-#: its ULP.
-_TINY_TAIL = 1e-290
-#: :func:`_scaled_tail` sums the tiny terms multiplied by :math:`2^{1010}` (exact), so that
-#: they are normal numbers.
-_SUM_SCALE = 1010
-
-
-class _Flags:
-    """An ``np.errstate`` callback that records which floating-point exceptions happened:
-    ``overflow``, or ``invalid`` (an invalid operation such as :math:`\\infty/\\infty` or the
-    logarithm of a negative number).
-
-    Lets the fast path stay free of extra passes: a rare fix-up or check runs only when the
-    hardware said the exception occurred.
-    """
-
-    def __init__(self) -> None:
-        self.overflow = False
-        self.invalid = False
-
-    def __call__(self, kind: str, flag: int) -> None:
-        if kind.startswith("overflow"):
-            self.overflow = True
-        else:
-            self.invalid = True
-
-    @property
-    def hit(self) -> bool:
-        return self.overflow or self.invalid
-
-
-def _elementwise(
-    x: Any,
-    name: str,
-    func: str,
-    kernel: Callable[[np.ndarray, np.ndarray, np.ndarray], None],
-    watch: bool = True,
-) -> tuple[np.ndarray, np.ndarray, Any, _Flags]:
-    """Run ``kernel(x_block, out_block, tmp_block)`` over float64 blocks of ``x``.
-
-    Returns ``(x64, out64, meta, flags)``: the float64 input and output (flattened; or, for an
-    array of at most one block, in its own shape, and ``x64`` may then be the caller's array,
-    so it is read-only here), what :func:`_finish` needs, and (if ``watch``) whether an
-    overflow or invalid operation happened, for the caller's fix-up. One block (the common
-    small batch) runs the kernel once, without the loop; ``watch=False`` saves the callback
-    where no fix-up exists.
-    """
-    arr = as_float_array(x, name, func)
-    flags = _Flags()
-    state = (
-        np.errstate(all="ignore", over="call", invalid="call", call=flags)
-        if watch
-        else np.errstate(all="ignore")
-    )
-    if arr.size <= _BLOCK:  # one block: no flattening, no loop, no slicing
-        x64 = arr if arr.dtype == np.float64 else arr.astype(np.float64)
-        out = np.empty(x64.shape)
-        with state:
-            kernel(x64, out, np.empty(x64.shape))
-        return x64, out, (arr.dtype, None), flags
-    x64 = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
-    n = x64.size
-    out = np.empty_like(x64)
-    tmp = np.empty(_BLOCK)
-    with state:
-        for start in range(0, n, _BLOCK):
-            stop = min(start + _BLOCK, n)
-            kernel(x64[start:stop], out[start:stop], tmp[: stop - start])
-    return x64, out, (arr.dtype, arr.shape), flags
-
-
-def _finish(out: np.ndarray, meta: tuple[np.dtype, tuple[int, ...] | None]) -> Any:
-    """``out`` in the caller's shape (``None``: it has it already) and dtype; 0-d as a scalar."""
-    dtype, shape = meta
-    if shape is not None:
-        out = out.reshape(shape)
-    if dtype != np.float64:
-        out = out.astype(dtype)
-    return out[()] if out.ndim == 0 else out
-
-
-def _sigmoid_kernel(x: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
-    np.exp(x, out=out)  # E = e^x
-    np.add(out, 1.0, out=tmp)
-    np.divide(out, tmp, out=out)  # E / (1 + E)
 
 
 def sigmoid(x: Any) -> Any:
@@ -182,30 +123,13 @@ def sigmoid(x: Any) -> Any:
     the overflow or invalid flag. Error: a few roundings,
     ≤ 2 ULP in float64; float32 inputs are evaluated in float64.
     """
-    x64, out, meta, flag = _elementwise(x, "x", "sigmoid", _sigmoid_kernel)
-    if flag.hit:
-        out[x64 > _EXP_OVERFLOW] = 1.0
-    return _finish(out, meta)
-
-
-def _log1p_exp_neg_abs(x: np.ndarray, tmp: np.ndarray) -> None:
-    """tmp = log1p(exp(-|x|)), the bounded correction term of softplus, in (0, log 2]."""
-    np.negative(x, out=tmp)
-    np.minimum(x, tmp, out=tmp)  # -|x| (two cheap passes: np.copysign is not vectorised)
-    np.exp(tmp, out=tmp)
-    np.log1p(tmp, out=tmp)
-
-
-def _softplus_kernel(x: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
-    _log1p_exp_neg_abs(x, tmp)
-    np.maximum(x, 0.0, out=out)
-    np.add(out, tmp, out=out)
-
-
-def _log_sigmoid_kernel(x: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
-    _log1p_exp_neg_abs(x, tmp)
-    np.minimum(x, 0.0, out=out)
-    np.subtract(out, tmp, out=out)
+    with _Blocks(x, "x", "sigmoid") as blocks:
+        for x, out, tmp in blocks:
+            np.exp(x, out=out)  # E = e^x
+            np.add(out, 1.0, out=tmp)
+            np.divide(out, tmp, out=out)  # E / (1 + E)
+    _sigmoid_overflowed(blocks)  # 1 where e^x overflowed
+    return blocks.result()
 
 
 _SPLIT_NOTES = r"""
@@ -253,8 +177,12 @@ def softplus(x: Any) -> Any:
     up to :math:`e^{-20}/2^{-48} \approx 5.8\cdot 10^5` ULP, just above 20, and by at least
     1 ULP (measured in ``tests/test_promises.py``).
     """
-    _, out, meta, _ = _elementwise(x, "x", "softplus", _softplus_kernel, watch=False)
-    return _finish(out, meta)
+    with _Blocks(x, "x", "softplus", watch=False) as blocks:
+        for x, out, c in blocks:
+            _log1p_exp_neg_abs(x, c)  # c = log1p(e^{-|x|})
+            np.maximum(x, 0.0, out=out)
+            np.add(out, c, out=out)  # max(x, 0) + c
+    return blocks.result()
 
 
 softplus.__doc__ = (softplus.__doc__ or "") + _SPLIT_NOTES
@@ -287,22 +215,15 @@ def log_sigmoid(x: Any) -> Any:
     Computed as :math:`\min(x, 0) - \operatorname{log1p}(e^{-|x|})`, the mirror image of
     :func:`softplus`.
     """
-    _, out, meta, _ = _elementwise(x, "x", "log_sigmoid", _log_sigmoid_kernel, watch=False)
-    return _finish(out, meta)
+    with _Blocks(x, "x", "log_sigmoid", watch=False) as blocks:
+        for x, out, c in blocks:
+            _log1p_exp_neg_abs(x, c)  # c = log1p(e^{-|x|})
+            np.minimum(x, 0.0, out=out)
+            np.subtract(out, c, out=out)  # min(x, 0) - c
+    return blocks.result()
 
 
 log_sigmoid.__doc__ = (log_sigmoid.__doc__ or "") + _SPLIT_NOTES
-
-
-def _logit_kernel(p: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
-    np.subtract(1.0, p, out=tmp)  # 1 - p, exact for p >= 1/2
-    np.minimum(p, tmp, out=tmp)  # q = min(p, 1 - p), exact
-    np.add(tmp, tmp, out=out)  # 2q, exact
-    np.subtract(1.0, out, out=out)  # 1 - 2q, exact for q >= 1/4
-    np.divide(out, tmp, out=out)  # v = (1 - 2q)/q
-    np.log1p(out, out=out)  # |logit p| = log1p(v)
-    np.subtract(p, 0.5, out=tmp)
-    np.copysign(out, tmp, out=out)
 
 
 def logit(p: Any) -> Any:
@@ -354,266 +275,22 @@ def logit(p: Any) -> Any:
     about a third of a uniform sample, and gathering and scattering it costs more than the
     passes it saves.
     """
-    x64, out, meta, flags = _elementwise(p, "p", "logit", _logit_kernel)
-    if flags.overflow:  # 1/q overflowed: q is subnormal, so log(q) - log1p(-q) is accurate
-        q = np.minimum(x64, 1.0 - x64)
-        tiny = (q > 0) & (q < 1e-300)
-        with np.errstate(all="ignore"):
-            fixed = np.log(q[tiny]) - np.log1p(-q[tiny])
-        out[tiny] = np.copysign(fixed, x64[tiny] - 0.5)
-    if flags.invalid:  # log1p of a number below -1: some p is outside [0, 1] (or is -0.0)
-        out[x64 == 0] = -np.inf  # -0.0 is 0: q = -0.0 made (1 - 2q)/q = -inf
-        bad = np.isnan(out) & ~np.isnan(x64)
-        if bad.any():
-            i = int(np.argmax(bad))
-            shape = x64.shape if meta[1] is None else meta[1]
-            idx = [int(j) for j in np.unravel_index(i, shape)]
-            raise ValueError(
-                f"logit: p{idx} = {float(x64.reshape(-1)[i])!r} is outside [0, 1]; "
-                f"expected probabilities in [0, 1]"
-            )
-    return _finish(out, meta)
+    with _Blocks(p, "p", "logit") as blocks:
+        for p, out, q in blocks:
+            np.subtract(1.0, p, out=q)  # 1 - p, exact for p >= 1/2
+            np.minimum(p, q, out=q)  # q = min(p, 1 - p), exact
+            np.add(q, q, out=out)
+            np.subtract(1.0, out, out=out)  # 1 - 2q, exact for q >= 1/4
+            np.divide(out, q, out=out)
+            np.log1p(out, out=out)  # |logit p| = log1p((1 - 2q)/q)
+            np.subtract(p, 0.5, out=q)
+            np.copysign(out, q, out=out)  # with the sign of p - 1/2
+    _logit_fixups(blocks)  # subnormal q; p outside [0, 1] raises
+    return blocks.result()
 
 
 # --------------------------------------------------------------------------------------------
 # Functions along an axis
-
-
-def _rows(x: Any, axis: int, func: str) -> tuple[np.ndarray, np.ndarray, int]:
-    """``x`` as a C-contiguous float64 2-D array of rows along ``axis``.
-
-    Returns ``(arr, rows, axis)``: the checked input (original dtype), the rows and the
-    normalised axis.
-    """
-    arr = as_float_array(x, "x", func)
-    ax = normalise_axis(axis, arr.ndim, func)
-    moved = np.moveaxis(arr, ax, -1)
-    n = int(np.prod(moved.shape[:-1], dtype=np.int64))
-    rows = np.ascontiguousarray(moved, dtype=np.float64).reshape(n, arr.shape[ax])
-    return arr, rows, ax
-
-
-def _rows_per_block(k: int) -> int:
-    return max(1, _ROW_BLOCK // max(k, 1))
-
-
-def _row_max(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(idx, m)``: the (first) argmax of every row and the maximum itself.
-
-    ``argmax`` treats NaN as the largest value, so a row containing NaN gets NaN as its maximum
-    and stays NaN throughout.
-    """
-    idx = rows.argmax(axis=1)
-    return idx, rows[np.arange(rows.shape[0]), idx]
-
-
-def _tail_correction(
-    b: np.ndarray, m: np.ndarray, d: np.ndarray, e: np.ndarray, w: np.ndarray, v: np.ndarray
-) -> np.ndarray:
-    """:math:`\\sum_j e^{d_j}\\delta_j`, the first-order correction of the tail for the rounding
-    of :math:`d_j = \\mathrm{fl}(z_j - m)`.
-
-    :math:`d_j` is off by up to half an ULP of :math:`|d_j|` in absolute terms, which becomes a
-    *relative* error of :math:`e^{d_j}` of about :math:`|d_j|/2` ULP — hundreds of ULP when the
-    top logit leads by hundreds. Knuth's TwoSum recovers the exact rounding error
-    :math:`\\delta_j = (z_j - m) - d_j` in five passes, and
-    :math:`e^{d_j + \\delta_j} = e^{d_j}(1 + \\delta_j)` to within :math:`\\delta_j^2`
-    (:math:`|\\delta_j| < 10^{-13}`). ``w`` and ``v`` are scratch blocks shaped like ``b``; ``w``
-    is left holding the terms :math:`e^{d_j}\\delta_j`.
-    """
-    np.subtract(d, b, out=w)  # bb = d - z
-    np.subtract(d, w, out=v)  # d - bb
-    np.subtract(b, v, out=v)  # z - (d - bb)
-    np.subtract(-m[:, None], w, out=w)  # -m - bb
-    np.add(v, w, out=w)  # delta, exact
-    np.multiply(w, e, out=w)  # e_j * delta_j, left in w for softmax
-    corr = w.sum(axis=1)
-    bad = np.isnan(corr)  # a -inf logit gives delta = NaN where e = 0
-    if bad.any():
-        w[bad] = np.where(e[bad] > 0, w[bad], 0.0)
-        corr[bad] = w[bad].sum(axis=1)
-    return corr
-
-
-def _shifted_exp_tail(
-    b: np.ndarray,
-    idx: np.ndarray,
-    m: np.ndarray,
-    d: np.ndarray,
-    e: np.ndarray,
-    work: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """The max-shift of one block of rows ``b`` whose argmax is ``idx`` and maximum ``m``.
-
-    Writes :math:`d_j = z_j - m` into ``d`` and :math:`e^{d_j}` into ``e`` (``d`` and ``e`` may be
-    the same array only without ``work``), with the entry at ``idx`` set to 0, and returns the
-    tail :math:`\\sum_{j \\ne j^*} e^{z_j - m}` of every row. With ``work`` (two scratch
-    blocks) the tail includes :func:`_tail_correction`, so that
-    :math:`\\operatorname{log1p}` of it — minus the top class's log-probability — is accurate to a
-    few ULP however large the lead.
-    """
-    np.subtract(b, m[:, None], out=d)
-    np.exp(d, out=e)
-    e[np.arange(b.shape[0]), idx] = 0.0
-    tail = e.sum(axis=1)
-    if work is not None:
-        tail += _tail_correction(b, m, d, e, *work)
-    tiny = tail < _TINY_TAIL  # one pass over the rows, not the entries: free when none is
-    tiny &= np.isfinite(m)  # a +inf maximum gives a tail of 0 (its rows end as inf/NaN)
-    if b.shape[1] > 1 and tiny.any():
-        tail[tiny] = _scaled_tail(b[tiny], idx[tiny], m[tiny])
-    return tail
-
-
-def _dd_shifts(b: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:math:`z_j - m` of every entry as a double-double ``(dh, dl)``, exact (:func:`two_sum`),
-    and the mask of ``-inf`` logits, whose terms :math:`e^{z_j - m}` the callers set to 0.
-
-    Shifts below -1500 (all of whose exponentials are far below anything that can change a
-    result) are clamped there, so that :func:`exp_parts` sees bounded arguments."""
-    ninf = b == -np.inf
-    dh, dl = two_sum(b, -m[:, None])
-    low = ninf | (dh < -1500.0)
-    dh[low] = -1500.0
-    dl[low] = 0.0
-    return dh, dl, ninf
-
-
-def _scaled_tail(b: np.ndarray, idx: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """The tail :math:`\\sum_{j \\ne j^*} e^{z_j - m}` of rows where it is tiny, rounded once.
-
-    Below :math:`e^{-708.4}` the terms :math:`e^{d_j}` are subnormal and ``exp`` rounds them to
-    a multiple of the smallest subnormal :math:`2^{-1074}`: a relative error of up to 100 %
-    each, so a sum of a thousand of them is off by hundreds of ULP (of a subnormal result).
-    Here every term is computed in double-double arithmetic (:mod:`nllkit._accurate`) from
-    the exact shift :math:`z_j - m` (TwoSum) as :math:`2^{q_j} m_j` with
-    :math:`m_j \\in (0.9996, 2.0007)` (:func:`exp_parts`), and the power of two is raised by 1010
-    before it is applied. The callers only send rows whose tail is below
-    :data:`_TINY_TAIL`, so every non-leading term is below :math:`2^{-962}` and its scaled
-    value below :math:`2^{48}`, a normal number (terms below :math:`2^{-2000}`, which can no
-    longer change the result, may underflow). The scaled terms, all positive, are summed in
-    double-double (relative error below :math:`2^{-90}`) and the sum :math:`S_h + S_l` is
-    scaled back by :math:`2^{-1010}` with one correct rounding: ``ldexp`` rounds :math:`S_h`
-    into the subnormal range, and the exact remainder :math:`S_h - 2^{1010}r` plus
-    :math:`S_l` decides whether the nearest subnormal is the neighbour instead. So the result
-    is the correctly rounded tail, on every IEEE machine, unless the tail lies within
-    :math:`2^{-90}` (relative) of a rounding boundary; then it may be the other neighbour,
-    1 ULP off. Rows are processed in cache-sized blocks.
-    """
-    step = _rows_per_block(b.shape[1])  # blocks that stay in cache, as elsewhere
-    if b.shape[0] > step:
-        parts = range(0, b.shape[0], step)
-        return np.concatenate(
-            [_scaled_tail(b[s : s + step], idx[s : s + step], m[s : s + step]) for s in parts]
-        )
-    dh, dl, ninf = _dd_shifts(b, m)
-    th, tl, q = exp_parts(dh, dl)
-    q += _SUM_SCALE
-    th, tl = np.ldexp(th, q), np.ldexp(tl, q)
-    drop = ninf.copy()
-    drop[np.arange(b.shape[0]), idx] = True
-    th[drop] = 0.0
-    tl[drop] = 0.0
-    sh, sl = dd_sum(th, tl)
-    r = np.ldexp(sh, -_SUM_SCALE)  # exact unless r is subnormal: then the one rounding
-    rem = (sh - np.ldexp(r, _SUM_SCALE)) + sl  # the first difference is exact (Sterbenz)
-    half_gap = 2.0 ** (-1075 + _SUM_SCALE)  # half a subnormal ULP, at the scale of S
-    step = np.where(np.abs(rem) > half_gap, np.sign(rem), 0.0)
-    sub = r < np.finfo(np.float64).smallest_normal
-    r[sub] += step[sub] * np.finfo(np.float64).smallest_subnormal
-    return r
-
-
-def _row_blocks(n: int, k: int, compensate: bool) -> tuple[int, np.ndarray, Any]:
-    """Rows per block, an exp scratch block and (if ``compensate``) two more scratch blocks."""
-    step = _rows_per_block(k)
-    shape = (min(step, n), k)
-    work = (np.empty(shape), np.empty(shape)) if compensate else None
-    return step, np.empty(shape), work
-
-
-def _weighted_gaps(weights: np.ndarray, d: np.ndarray, buf: np.ndarray) -> np.ndarray:
-    """:math:`\\sum_j w_j (m - z_j)` of every row, from the shifts ``d`` :math:`= z - m`.
-
-    A weight 0 on a ``-inf`` logit contributes 0 (:math:`0\\cdot\\infty = 0`, the limit of
-    :math:`p\\log p`); such rows show up as NaN sums and are redone with that convention.
-    """
-    np.multiply(weights, d, out=buf)
-    out = -buf.sum(axis=1)
-    bad = np.isnan(out)
-    if bad.any():
-        out[bad] = -np.where(weights[bad] > 0, buf[bad], 0.0).sum(axis=1)
-    return out
-
-
-def _log_partition(
-    rows: np.ndarray, *, compensate: bool = False, weights: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """``(idx, m, L, G)`` of every row of ``rows`` (float64, shape ``(n, k)``, ``k >= 1``).
-
-    ``idx`` is the (first) argmax, ``m`` the maximum and
-    :math:`L = \\operatorname{log1p}(\\sum_{j \\ne j^*} e^{z_j - m})`, so that
-    :math:`\\operatorname{LSE}(z) = m + L` and
-    :math:`\\log\\operatorname{softmax}(z) = (z - m) - L`. With ``compensate`` the tail
-    includes :func:`_tail_correction`, as the top class's log-probability :math:`-L` needs
-    (:math:`m + L` does not, see :func:`logsumexp`). With ``weights`` (shape ``(n, k)``),
-    :math:`G = \\sum_j w_j (m - z_j)` is computed block by block while the shifts are in cache
-    (for cross-entropy with probability targets); otherwise ``G`` is None.
-    """
-    n, k = rows.shape
-    idx, m = _row_max(rows)
-    # the shifts need their own block when something reads them after the exponential
-    keep_shifts = compensate or weights is not None
-    step, tmp, work = _row_blocks(n, k, keep_shifts)
-    shift = np.empty_like(tmp) if keep_shifts else None
-    log_tail = np.empty(n)
-    gaps = None if weights is None else np.empty(n)
-    with np.errstate(all="ignore"):
-        for s in range(0, n, step):
-            sl = slice(s, s + step)
-            e = tmp[: min(step, n - s)]
-            rows_in_block = e.shape[0]
-            dd = e if shift is None else shift[:rows_in_block]
-            w = None if work is None else (work[0][:rows_in_block], work[1][:rows_in_block])
-            log_tail[sl] = _shifted_exp_tail(
-                rows[sl], idx[sl], m[sl], dd, e, w if compensate else None
-            )
-            if gaps is not None and weights is not None and w is not None:
-                gaps[sl] = _weighted_gaps(weights[sl], dd, w[1])
-        np.log1p(log_tail, out=log_tail)
-    return idx, m, log_tail, gaps
-
-
-def _logsumexp_cancelled(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """:math:`m + \\operatorname{log1p}(\\text{tail})` in double-double, where it cancels.
-
-    When :math:`|\\operatorname{LSE}(z)| < |m|/2` the final addition cancels, and the
-    float64 rounding of :math:`\\operatorname{log1p}(\\text{tail})`, of each
-    :math:`e^{z_j - m}` and of the shifts :math:`z_j - m` is magnified by the condition number
-    :math:`\\kappa` (up to :math:`|m|/|\\operatorname{LSE}|`). Here the shifts are exact
-    (TwoSum), the terms, their sum and the ``log1p`` are double-double
-    (:func:`exp_parts`, :func:`dd_sum`, :func:`log1p_dd`: each below :math:`2^{-96}` relative,
-    measured), and :math:`m + L` is added exactly (:func:`dd_add`) and rounded once. The
-    absolute error of :math:`L` is below :math:`2^{-95}L`, so the result is within
-    :math:`\\tfrac12 + \\kappa\\cdot 2^{-42}` ULP: correctly rounded or 1 ULP off up to
-    :math:`\\kappa \\approx 10^{12}`, the same on every IEEE machine.
-    """
-    step = _rows_per_block(rows.shape[1])
-    if rows.shape[0] > step:
-        parts = range(0, rows.shape[0], step)
-        return np.concatenate(
-            [_logsumexp_cancelled(rows[s : s + step], idx[s : s + step]) for s in parts]
-        )
-    r = np.arange(rows.shape[0])
-    m = rows[r, idx]
-    dh, dl, ninf = _dd_shifts(rows, m)
-    th, tl = exp_dd(dh, dl)
-    drop = ninf.copy()
-    drop[r, idx] = True
-    th[drop] = 0.0
-    tl[drop] = 0.0
-    lh, ll = log1p_dd(*dd_sum(th, tl))
-    return dd_add_d(lh, ll, m)[0]
 
 
 def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
@@ -687,77 +364,11 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Any:
     rounded pieces (which is hundreds of ULP off on a row of 1000). The check costs one
     comparison per row; the re-summation runs only for such rows.
     """
-    arr, rows, ax = _rows(x, axis, "logsumexp")
-    n, k = rows.shape
-    out = np.full(n, -np.inf)
-    if k:
-        idx, m, out, _ = _log_partition(rows)
-        rescaled = out < _TINY_TAIL  # tiny tails (and 0) are compensated already
-        with np.errstate(all="ignore"):
-            out += m
-            # m = -inf (all -inf row), +inf or NaN: the answer is m itself.
-            np.copyto(out, m, where=~np.isfinite(m))
-            finite = np.isfinite(m)
-            cancelled = (np.abs(out) < 0.5 * np.abs(m)) & finite
-            # a result below 1 has kappa up to (|LSE| + log k)/|LSE| even where m + L does
-            # not cancel (the rounding of the shifts z_j - m is then visible): redo it too
-            small = (np.abs(out) < 1.0) & finite & ~rescaled
-            redo = cancelled | small
-            if redo.any():  # (-inf logits make NaN shifts there, which it drops)
-                out[redo] = _logsumexp_cancelled(rows[redo], idx[redo])
-    shape = arr.shape[:ax] + arr.shape[ax + 1 :]
-    out = out.reshape(shape).astype(arr.dtype, copy=False)
-    if keepdims:
-        out = np.expand_dims(out, ax)
-    return scalar_or_array(out)
-
-
-def _along_rows(
-    x: Any,
-    axis: int,
-    func: str,
-    finish: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None],
-) -> Any:
-    """Shared driver of softmax and log_softmax: shift, exponentiate, then ``finish`` a block.
-
-    ``finish(d, e, idx, tail, w)`` receives the shifted logits :math:`d = z - m` (the output
-    block, to be overwritten with the result), :math:`e^{d}` with the entry at ``idx`` (the
-    argmax of each row) zeroed, the compensated ``tail`` :math:`= \\sum_{j\\ne j^*} e^{z_j - m}`
-    and the corrections :math:`e^{d_j}\\delta_j` (see :func:`_tail_correction`).
-    """
-    arr, rows, ax = _rows(x, axis, func)
-    n, k = rows.shape
-    out = np.empty_like(rows)
-    if k:
-        step, tmp, work = _row_blocks(n, k, compensate=True)
-        idx, m = _row_max(rows)
-        with np.errstate(all="ignore"):
-            for s in range(0, n, step):
-                sl = slice(s, s + step)
-                d = out[sl]
-                e = tmp[: d.shape[0]]
-                w = (work[0][: e.shape[0]], work[1][: e.shape[0]])
-                tail = _shifted_exp_tail(rows[sl], idx[sl], m[sl], d, e, w)
-                finish(d, e, idx[sl], tail, w[0])
-    moved_shape = arr.shape[:ax] + arr.shape[ax + 1 :] + (k,)
-    res = np.moveaxis(out.reshape(moved_shape), -1, ax).astype(arr.dtype, copy=False)
-    return scalar_or_array(res)
-
-
-def _finish_log_softmax(
-    d: np.ndarray, e: np.ndarray, idx: np.ndarray, tail: np.ndarray, corr: np.ndarray
-) -> None:
-    np.subtract(d, np.log1p(tail)[:, None], out=d)
-
-
-def _finish_softmax(
-    d: np.ndarray, e: np.ndarray, idx: np.ndarray, tail: np.ndarray, corr: np.ndarray
-) -> None:
-    # e^{z_j - m} = e^{d_j}(1 + delta_j) / (1 + tail); the argmax entry of e was zeroed, so
-    # restore its e^0 = 1 (its correction is 0).
-    e[np.arange(e.shape[0]), idx] = 1.0
-    np.add(e, corr, out=e)
-    np.divide(e, (tail + 1.0)[:, None], out=d)
+    arr, z, ax = _rows(x, axis, "logsumexp")  # z: one row per reduction, float64
+    j_star, m, tail = _max_and_tail(z)  # m = z[j*] = max z, tail = sum_{j != j*} e^{z_j - m}
+    lse = m + np.log1p(tail)
+    lse = _logsumexp_refined(lse, z, j_star, m, tail)  # where float64 is not enough
+    return _reduced(lse, arr, ax, keepdims)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
@@ -811,7 +422,11 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     entries are :math:`z_i - m` there, unaffected. Measured ≤ 4 ULP in float64 (≤ 1 on
     subnormal tails).
     """
-    return _along_rows(x, axis, "log_softmax", _finish_log_softmax)
+    with _ShiftedRows(x, axis, "log_softmax") as rows:
+        for block in rows:  # block.d = z - m, block.tail = sum_{j != j*} e^{z_j - m}
+            d, tail = block.d, block.tail
+            np.subtract(d, np.log1p(tail)[:, None], out=d)  # (z_i - m) - log1p(tail)
+    return rows.result()
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
@@ -852,4 +467,9 @@ def softmax(x: Any, axis: int = -1) -> Any:
     however tiny, is within a few ULP (measured ≤ 3 in float64: 2 on the benchmark grids, 3 on
     about one entry in 24,000 of random rows).
     """
-    return _along_rows(x, axis, "softmax", _finish_softmax)
+    with _ShiftedRows(x, axis, "softmax") as rows:
+        for d, e, j_star, tail, corr in rows:  # e = e^d, 0 at j*; corr = e^d * delta (TwoSum)
+            e[np.arange(e.shape[0]), j_star] = 1.0  # e^{z_j* - m} = 1
+            np.add(e, corr, out=e)  # e^{z_j - m} = e^{d_j}(1 + delta_j)
+            np.divide(e, (tail + 1.0)[:, None], out=d)  # / (1 + tail)
+    return rows.result()
