@@ -52,7 +52,7 @@ USES_TITLE = "nllkit names used in this chapter"
 # named here (a new one) comes after these, in alphabetical order.
 MODULE_ORDER = (
     "numerics", "losses", "gradients", "models", "data",
-    "checking", "reporting", "reproducibility", "plotting",
+    "checking", "references", "reporting", "reproducibility", "plotting",
 )  # fmt: skip
 
 
