@@ -9,6 +9,7 @@ wrong, as they always have.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,25 @@ import numpy as np
 
 #: The reductions every loss accepts.
 REDUCTIONS = ("mean", "sum", "none")
+
+
+def names_itself(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Prefix the ``TypeError``/``ValueError`` of ``func``'s input checks with its name.
+
+    The checking and reference functions share their input checks, which name the argument; the
+    reader who passed it needs the function too ("mp_sigmoid: x must be real numbers …").
+    """
+
+    @functools.wraps(func)
+    def named(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (TypeError, ValueError) as error:
+            if str(error).startswith(f"{func.__name__}:"):
+                raise
+            raise type(error)(f"{func.__name__}: {error}") from None
+
+    return named
 
 
 def as_float_array(x: Any, name: str, func: str) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import _finite_point, _float_pair, _scalar_function, _steps
+from ._validation import _finite_point, _float_pair, _scalar_function, _steps, names_itself
 
 __all__ = ["finite_difference_gradient", "ulp_distance"]
 
@@ -29,6 +29,7 @@ __all__ = ["finite_difference_gradient", "ulp_distance"]
 _CBRT_EPS = float(np.cbrt(np.finfo(np.float64).eps))
 
 
+@names_itself
 def finite_difference_gradient(
     f: Callable[[np.ndarray], Any], x: Any, *, step: Any = None
 ) -> np.ndarray:
@@ -117,6 +118,7 @@ def _ordered_bits(a: np.ndarray) -> np.ndarray:
     return np.where(bits < 0, -(bits & magnitude_mask), bits)
 
 
+@names_itself
 def ulp_distance(a: Any, b: Any) -> np.ndarray:
     """Number of representable floats between ``a`` and ``b``, elementwise.
 

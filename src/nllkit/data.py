@@ -458,25 +458,9 @@ def heteroscedastic_regression(
         or the noise scale :math:`c + dx` is not positive at some ``x``.
     """
     func = "heteroscedastic_regression"
-    pairs = {}
-    for name, pair in (("mean", mean), ("sd", sd)):
-        arr = _finite(pair, name, func)
-        if arr.shape != (2,):
-            raise ValueError(f"{func}: {name}={pair!r}; expected two numbers")
-        pairs[name] = (float(arr[0]), float(arr[1]))
-    if noise not in _NOISES:
-        raise ValueError(f"{func}: noise={noise!r}; expected 'normal' or 'exponential'")
-    draw_x = isinstance(x, int | np.integer) and not isinstance(x, bool)
-    if draw_x:
-        n = _checks.integer(x, "x", func, least=1)
-    else:
-        x = _finite(x, "x", func)
-        if x.ndim != 1 or x.size == 0:
-            raise ValueError(f"{func}: x has shape {x.shape}; expected a non-empty vector")
-        n = x.size
-    (a, b), (c, d) = pairs["mean"], pairs["sd"]
+    (a, b), (c, d), n, x = _heteroscedastic_inputs(x, mean, sd, noise)
     gen = _generator(rng, func)
-    if draw_x:
+    if x is None:  # x was the number of points: draw them
         x = gen.uniform(0.0, 1.0, size=n)
     if not np.all(c + d * x > 0):
         raise ValueError(f"{func}: the noise scale c + d x = {c} + {d} x is not positive at all x")
@@ -560,6 +544,37 @@ def binomial_mixture(
         probabilities lie outside [0, 1], or the two have different lengths.
     """
     func = "binomial_mixture"
+    n, trials, weights, probs = _mixture_inputs(n, trials, weights, probs)
+    gen = _generator(rng, func)
+    cuts = np.cumsum(weights)[:-1]
+    component = (gen.random(n)[:, None] >= cuts).sum(axis=1)
+    return gen.binomial(trials, probs[component]), component
+
+
+def _heteroscedastic_inputs(x: Any, mean: Any, sd: Any, noise: str) -> tuple[Any, Any, int, Any]:
+    """heteroscedastic_regression's inputs checked: the two (intercept, slope) pairs, the noise
+    law, and ``x`` as a count of points to draw (returned as ``None``) or the points."""
+    func = "heteroscedastic_regression"
+    pairs = {}
+    for name, pair in (("mean", mean), ("sd", sd)):
+        arr = _finite(pair, name, func)
+        if arr.shape != (2,):
+            raise ValueError(f"{func}: {name}={pair!r}; expected two numbers")
+        pairs[name] = (float(arr[0]), float(arr[1]))
+    if noise not in _NOISES:
+        raise ValueError(f"{func}: noise={noise!r}; expected 'normal' or 'exponential'")
+    if isinstance(x, int | np.integer) and not isinstance(x, bool):
+        return pairs["mean"], pairs["sd"], _checks.integer(x, "x", func, least=1), None
+    x = _finite(x, "x", func)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"{func}: x has shape {x.shape}; expected a non-empty vector")
+    return pairs["mean"], pairs["sd"], x.size, x
+
+
+def _mixture_inputs(n: Any, trials: Any, weights: Any, probs: Any) -> tuple[int, int, Any, Any]:
+    """binomial_mixture's inputs checked: counts >= 1, weights a probability vector, probs in
+    [0, 1] of the same length."""
+    func = "binomial_mixture"
     n = _checks.integer(n, "n", func, least=1)
     trials = _checks.integer(trials, "trials", func, least=1)
     weights = _finite(weights, "weights", func)
@@ -573,7 +588,4 @@ def binomial_mixture(
         raise ValueError(f"{func}: weights={weights.tolist()} must be >= 0 and sum to 1")
     if np.any((probs < 0) | (probs > 1)):
         raise ValueError(f"{func}: probs={probs.tolist()} must lie in [0, 1]")
-    gen = _generator(rng, func)
-    cuts = np.cumsum(weights)[:-1]
-    component = (gen.random(n)[:, None] >= cuts).sum(axis=1)
-    return gen.binomial(trials, probs[component]), component
+    return n, trials, weights, probs

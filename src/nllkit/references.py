@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import names_itself
+
 __all__ = [
     "mp_binary_cross_entropy_with_logits",
     "mp_cross_entropy",
@@ -454,6 +456,7 @@ _REF_NOTES = """
 """
 
 
+@names_itself
 def mp_sigmoid(x: Any) -> np.ndarray:
     r"""Correctly rounded logistic sigmoid :math:`\sigma(x) = 1 / (1 + e^{-x})`.
 
@@ -480,6 +483,7 @@ def mp_sigmoid(x: Any) -> np.ndarray:
     return _elementwise(_k_sigmoid, (x, "x"))
 
 
+@names_itself
 def mp_log_sigmoid(x: Any) -> np.ndarray:
     r"""Correctly rounded :math:`\log \sigma(x) = -\log(1 + e^{-x})`.
 
@@ -507,6 +511,7 @@ def mp_log_sigmoid(x: Any) -> np.ndarray:
     return _elementwise(_k_log_sigmoid, (x, "x"))
 
 
+@names_itself
 def mp_softplus(x: Any) -> np.ndarray:
     r"""Correctly rounded softplus :math:`\log(1 + e^{x})`.
 
@@ -534,6 +539,7 @@ def mp_softplus(x: Any) -> np.ndarray:
     return _elementwise(_k_softplus, (x, "x"))
 
 
+@names_itself
 def mp_logit(p: Any) -> np.ndarray:
     r"""Correctly rounded logit :math:`\log(p / (1 - p))`, the inverse of the sigmoid.
 
@@ -563,6 +569,7 @@ def mp_logit(p: Any) -> np.ndarray:
     return _elementwise(_k_logit, (p, "p"))
 
 
+@names_itself
 def mp_binary_cross_entropy_with_logits(logits: Any, targets: Any) -> np.ndarray:
     r"""Correctly rounded elementwise BCE with logits, :math:`\operatorname{softplus}(z) - y z`.
 
@@ -597,6 +604,7 @@ def mp_binary_cross_entropy_with_logits(logits: Any, targets: Any) -> np.ndarray
     return _elementwise(_k_bce, (logits, "logits"), (targets, "targets"))
 
 
+@names_itself
 def mp_logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     r"""Correctly rounded :math:`\log \sum_i e^{x_i}` along ``axis``.
 
@@ -635,6 +643,7 @@ def mp_logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     return np.expand_dims(out, axis) if keepdims else out
 
 
+@names_itself
 def mp_softmax(x: Any, axis: int = -1) -> np.ndarray:
     r"""Correctly rounded softmax :math:`e^{x_i} / \sum_j e^{x_j}` along ``axis``.
 
@@ -669,6 +678,7 @@ def mp_softmax(x: Any, axis: int = -1) -> np.ndarray:
     return np.moveaxis(out, -1, axis)
 
 
+@names_itself
 def mp_log_softmax(x: Any, axis: int = -1) -> np.ndarray:
     r"""Correctly rounded log-softmax, :math:`x_i - \operatorname{logsumexp}(x)`.
 
@@ -705,6 +715,36 @@ def mp_log_softmax(x: Any, axis: int = -1) -> np.ndarray:
     return np.moveaxis(out, -1, axis)
 
 
+def _cross_entropy_targets(logits: Any, target: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+    """mp_cross_entropy's inputs checked: logits with a class axis, and integer class indices
+    of shape ``logits.shape[:-1]`` in range, or probabilities of the logits' shape."""
+    z = _float_array(logits, "logits")
+    if z.ndim == 0:
+        raise ValueError("logits must have at least one dimension (the class axis), got a scalar")
+    t = np.asarray(target)
+    n_classes = z.shape[-1]
+    if t.dtype.kind in "iu":
+        if t.shape != z.shape[:-1]:
+            raise ValueError(
+                f"integer target must have shape logits.shape[:-1] = {z.shape[:-1]}, got {t.shape}"
+            )
+        bad = (t < 0) | (t >= n_classes)
+        if np.any(bad):
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"target {int(t[index])} at index {index} is out of range [0, {n_classes})"
+            )
+        return z, t, z.dtype
+    t = _float_array(t, "target")
+    if t.shape != z.shape:
+        raise ValueError(
+            f"target must be integer class indices of shape {z.shape[:-1]} or probabilities "
+            f"of shape {z.shape}, got dtype {t.dtype} and shape {t.shape}"
+        )
+    return z, t, _result_dtype(z, t)
+
+
+@names_itself
 def mp_cross_entropy(logits: Any, target: Any) -> np.ndarray:
     r"""Correctly rounded cross-entropy of each row of logits, reduction "none".
 
@@ -742,34 +782,13 @@ def mp_cross_entropy(logits: Any, target: Any) -> np.ndarray:
         If the logits are a scalar, the target's shape fits neither form, or an index is out of
         range.
     """
-    z = _float_array(logits, "logits")
-    if z.ndim == 0:
-        raise ValueError("logits must have at least one dimension (the class axis), got a scalar")
-    t = np.asarray(target)
-    n_classes = z.shape[-1]
-    if t.dtype.kind in "iu":
-        if t.shape != z.shape[:-1]:
-            raise ValueError(
-                f"integer target must have shape logits.shape[:-1] = {z.shape[:-1]}, got {t.shape}"
-            )
-        bad = (t < 0) | (t >= n_classes)
-        if np.any(bad):
-            index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(
-                f"target {int(t[index])} at index {index} is out of range [0, {n_classes})"
-            )
-
-        return _along_rows(_k_cross_entropy_index, [z, t[..., None]], z.dtype, keep_length=False)
-    t = _float_array(t, "target")
-    if t.shape != z.shape:
-        raise ValueError(
-            f"target must be integer class indices of shape {z.shape[:-1]} or probabilities "
-            f"of shape {z.shape}, got dtype {t.dtype} and shape {t.shape}"
-        )
-    dtype = _result_dtype(z, t)
-    return _along_rows(_k_cross_entropy_probs, [z, t], dtype, keep_length=False)
+    z, t, dtype = _cross_entropy_targets(logits, target)
+    if t.dtype.kind in "iu":  # -log softmax(z)_k
+        return _along_rows(_k_cross_entropy_index, [z, t[..., None]], dtype, keep_length=False)
+    return _along_rows(_k_cross_entropy_probs, [z, t], dtype, keep_length=False)  # -sum t log s
 
 
+@names_itself
 def mp_entropy(p: Any, axis: int = -1) -> np.ndarray:
     r"""Correctly rounded Shannon entropy in nats, :math:`H(p) = -\sum_i p_i \log p_i`.
 
@@ -803,6 +822,7 @@ def mp_entropy(p: Any, axis: int = -1) -> np.ndarray:
     return _along_rows(_k_entropy_row, [rows], arr.dtype, keep_length=False)
 
 
+@names_itself
 def mp_kl_divergence(p: Any, q: Any, axis: int = -1) -> np.ndarray:
     r"""Correctly rounded Kullback–Leibler divergence in nats, :math:`\sum_i p_i \log(p_i/q_i)`.
 

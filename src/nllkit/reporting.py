@@ -78,6 +78,22 @@ def portable_format(
     ...
     ValueError: portable_format: 2.69645 prints as '2.6965', but 2.69644999730355 ...
     """
+    v, printed = _checked_print(value, spec, rtol, atol)
+    delta = rtol * abs(v) + atol  # the noise: every value in [v - delta, v + delta] may occur
+    for neighbour in (v - delta, v + delta):
+        shown = format(neighbour, spec)
+        if shown != printed:
+            raise ValueError(
+                f"portable_format: {v!r} prints as {printed!r}, but {neighbour!r} (within the "
+                f"noise rtol={rtol:g}, atol={atol:g}) prints as {shown!r}; print fewer digits or "
+                "assert a bound instead"
+            )
+    return printed
+
+
+def _checked_print(value: Any, spec: Any, rtol: Any, atol: Any) -> tuple[float, str]:
+    """portable_format's arguments checked (each error names function and argument), and the
+    value as printed."""
     func = "portable_format"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{func}: value must be a real number, got {type(value).__name__}")
@@ -95,13 +111,4 @@ def portable_format(
         printed = format(v, spec)
     except ValueError as error:
         raise ValueError(f"{func}: spec {spec!r} is not a numeric format ({error})") from None
-    delta = rtol * abs(v) + atol
-    for neighbour in (v - delta, v + delta):
-        shown = format(neighbour, spec)
-        if shown != printed:
-            raise ValueError(
-                f"{func}: {v!r} prints as {printed!r}, but {neighbour!r} (within the noise "
-                f"rtol={rtol:g}, atol={atol:g}) prints as {shown!r}; print fewer digits or "
-                "assert a bound instead"
-            )
-    return printed
+    return v, printed

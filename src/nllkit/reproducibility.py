@@ -7,6 +7,7 @@ chapter.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 
@@ -55,17 +56,7 @@ def seed(value: int = 0, *, torch_threads: int = 1) -> np.random.Generator:
     >>> float(rng.standard_normal()) == float(seed(0).standard_normal())
     True
     """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"seed: `value` must be an integer, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"seed: `value` must be non-negative, got {value}")
-    if isinstance(torch_threads, bool) or not isinstance(torch_threads, (int, np.integer)):
-        raise TypeError(
-            f"seed: `torch_threads` must be an integer, got {type(torch_threads).__name__}"
-        )
-    if torch_threads < 1:
-        raise ValueError(f"seed: `torch_threads` must be at least 1, got {torch_threads}")
-
+    _check_seed(value, torch_threads)
     value = int(value)
     random.seed(value)
     # Seeded too, so that code (or a library) still using numpy's global generator repeats.
@@ -93,3 +84,17 @@ def _deterministic_torch(torch) -> None:
         torch.use_deterministic_algorithms(True)
     else:
         set_flag(True)
+
+
+def _check_seed(value: Any, torch_threads: Any) -> None:
+    """seed's arguments: integers, value >= 0 and torch_threads >= 1 (each error says which)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"seed: `value` must be an integer, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"seed: `value` must be non-negative, got {value}")
+    if isinstance(torch_threads, bool) or not isinstance(torch_threads, (int, np.integer)):
+        raise TypeError(
+            f"seed: `torch_threads` must be an integer, got {type(torch_threads).__name__}"
+        )
+    if torch_threads < 1:
+        raise ValueError(f"seed: `torch_threads` must be at least 1, got {torch_threads}")
