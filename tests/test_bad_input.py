@@ -254,3 +254,20 @@ def test_axis_that_is_a_bool_is_rejected(func):
     wrong place), not the axis 1: it raises like any other non-integer axis."""
     with pytest.raises(TypeError, match=rf"{func.__name__}: axis=True must be an int"):
         func(np.full((2, 2), 0.5), axis=True)
+
+
+# Regression: the checking and reference functions named the argument but not themselves.
+NAMED_CALLS = [
+    (nllkit.mp_sigmoid, ("x",)),
+    (nllkit.mp_logsumexp, (np.ones(3), 4)),
+    (nllkit.mp_cross_entropy, (np.array(1.0), np.array(0))),
+    (nllkit.mp_kl_divergence, (np.array(["a"]), np.array([1.0]))),
+    (nllkit.ulp_distance, ("a", 1.0)),
+    (nllkit.finite_difference_gradient, (3, np.array([1.0]))),
+]
+
+
+@pytest.mark.parametrize(("func", "args"), NAMED_CALLS, ids=[f.__name__ for f, _ in NAMED_CALLS])
+def test_checking_and_reference_errors_name_the_function(func, args):
+    with pytest.raises((TypeError, ValueError), match=rf"^{func.__name__}: "):
+        func(*args)
