@@ -111,7 +111,7 @@ def check_on_emulated_cpu(config, notebook, request):
     selected = [
         item.callspec.params["notebook"]
         for item in request.session.items
-        if item.cls is request.cls and hasattr(item, "callspec")
+        if getattr(item, "cls", None) is request.cls and hasattr(item, "callspec")
     ]
     run = _run_under(config, selected, request.getfixturevalue("tmp_path_factory"))
     cells = run.failed.get(notebook.name)
