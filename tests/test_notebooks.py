@@ -136,3 +136,33 @@ def test_chapter_has_checks_figures_and_solved_exercises(path):
     assert figures >= MIN_FIGURES, f"{figures} figures"
     assert len(exercises) >= MIN_EXERCISES, f"{len(exercises)} exercises"
     assert set(exercises) <= solved, f"exercises without a solution: {set(exercises) - solved}"
+
+
+# Issue 16: "no chapter longer than about 4 500 words of prose (markdown cells)", counted as the
+# issue counted chapter 7's 6 000: the words of markdown cells without display maths, code and
+# directive fences or options. "About" is read as within 5 %.
+MAX_PROSE_WORDS = round(4500 * 1.05)
+_NOT_PROSE = (
+    re.compile(r"```\{math\}.*?```", re.S),
+    re.compile(r"```(?!\{)[^\n]*\n.*?```", re.S),
+    re.compile(r"^```.*$", re.M),
+    re.compile(r"^:[\w-]+:.*$", re.M),
+    re.compile(r"\$\$.*?\$\$", re.S),
+)
+
+
+def prose_words(notebook: dict) -> int:
+    total = 0
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"])
+            for pattern in _NOT_PROSE:
+                text = pattern.sub(" ", text)
+            total += len(text.split())
+    return total
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_chapter_prose_is_at_most_about_4500_words(path):
+    words = prose_words(json.loads(path.read_text(encoding="utf-8")))
+    assert words <= MAX_PROSE_WORDS, f"{words} words of prose; split or tighten the chapter"
