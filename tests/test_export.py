@@ -206,6 +206,11 @@ def test_every_reader_notebook_is_plain_markdown(built_site):
         first = notebook.cells[0].source
         assert "pip install" in notebook.cells[1].source and "nllkit" in first, page
         assert "\\newcommand{\\vw}{\\boldsymbol{w}}" in first, f"{page}: the macros are not defined"
+        # Headings carry the site's section numbers (the closing list of works has none there).
+        headings = [line for cell in notebook.cells if cell.cell_type == "markdown"
+                    for line in cell.source.splitlines() if re.match(r"#{1,3} ", line)]  # fmt: skip
+        unnumbered = [h for h in headings if not re.match(r"#+ \d", h) and h != "## References"]
+        assert not unnumbered, f"{page}: headings without the site's number: {unnumbered}"
         # Formulas are written without the book's macros, so they read in any client.
         used = {m for cell in notebook.cells[1:] if cell.cell_type == "markdown"
                 for m in MACRO_USE.findall(CODE_SPAN.sub("", cell.source))}  # fmt: skip

@@ -206,8 +206,12 @@ def expand_macros(text: str, macros: dict[str, str]) -> str:
     return re.sub(rf"\\({names})(?![A-Za-z])", expand, text)
 
 
+SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
 def _normalised(title: str) -> str:
-    return re.sub(r"[\s$`*_]", "", title)
+    """A heading as Markdown and as docutils write it, compared: no markup, no smart quotes."""
+    return re.sub(r"[\s$`*_]", "", title.translate(SMART_QUOTES))
 
 
 class Converter:
