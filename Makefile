@@ -17,10 +17,11 @@ JOBS ?= 2
 # in xdist's default order by number of tests.
 PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadscope --no-loadscope-reorder
 
-.PHONY: help install book test portability lab outputs serve bench mutants lint format clean distclean
+.PHONY: help install book pdf test portability lab outputs serve bench mutants lint format clean distclean
 
 help:
 	@echo "make book      build the HTML book into _build/html from the stored outputs"
+	@echo "make pdf       the whole book as one PDF, offline: _build/pdf/book.pdf (headless Chromium)"
 	@echo "make test      library tests, nbval over every chapter (native and emulated CPUs),"
 	@echo "               build, links, browser"
 	@echo "make portability  only nbval, at the native CPU level and under emulated CPUs"
@@ -47,6 +48,10 @@ book: $(STAMP)
 	@echo
 	@echo "The book is in _build/html. Open file://$(CURDIR)/_build/html/index.html"
 	@echo "or run 'make serve' and open http://127.0.0.1:$(PORT)/"
+
+# The single-page build (it shares the HTML build's doctrees) printed by Debian's Chromium.
+pdf: $(STAMP)
+	$(BIN)/python tools/make_pdf.py
 
 test: $(STAMP)
 	$(PYTEST)
