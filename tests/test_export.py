@@ -28,7 +28,7 @@ from conftest import HTML, ROOT, toc_pages
 sys.path.insert(0, str(ROOT / "tools"))
 import make_pdf
 
-pytestmark = pytest.mark.build
+pytestmark = [pytest.mark.build, pytest.mark.export]
 
 PDF = ROOT / "_build" / "pdf" / "book.pdf"
 # The chapter whose reader's notebook is executed: short, with theorems, exercises, a figure.

@@ -25,7 +25,7 @@ import pytest
 from .conftest import _free_port, _stop
 from .support import is_local
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.export]
 
 CHAPTER = "book/04-cross-entropy-kl"
 
