@@ -91,8 +91,10 @@ def _sections(env, docname: str) -> list[tuple[list[str], str, str]]:
     return out
 
 
-def label_table(env) -> dict[str, Target]:
-    """Every label of the book with its page, kind, number (as on the site) and title."""
+def label_table(env, sections=None) -> dict[str, Target]:
+    """Every label of the book with its page, kind, number (as on the site) and title.
+
+    ``sections`` maps each docname to its :func:`_sections` (read here if not given)."""
     table: dict[str, Target] = {}
     for docname, kinds in env.toc_fignumbers.items():
         for kind, numbers in kinds.items():
@@ -102,7 +104,8 @@ def label_table(env) -> dict[str, Target]:
     std = env.get_domain("std")
     section_numbers: dict[tuple[str, str], tuple[str, str]] = {}
     for docname in env.found_docs:
-        for ids, title, number in _sections(env, docname):
+        found = sections[docname] if sections is not None else _sections(env, docname)
+        for ids, title, number in found:
             for node_id in ids:
                 section_numbers[docname, node_id] = (title, number)
     for label, (docname, node_id, title) in std.labels.items():
@@ -561,26 +564,42 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def _note_written(app: Sphinx, doctree, docname: str) -> None:
+    """Sphinx writes this page, and copies its source over the reader's copy in ``_sources``."""
+    app.reader_export_written = True  # this process's build, not pickled with the env
+
+
 def _export(app: Sphinx, exception) -> None:
     if exception is not None or app.builder.name != "html":
         return
     env = app.env
     outdir = Path(app.outdir)
     wheel = build_wheel(Path(app.srcdir), outdir / WHEEL_DIR)
-    labels = label_table(env)
+    notebooks = [
+        docname
+        for docname in sorted(env.found_docs)
+        if Path(env.doc2path(docname)).suffix == ".ipynb"
+    ]
+    targets = {docname: outdir / "_sources" / f"{docname}.ipynb" for docname in notebooks}
+    # A build that wrote no page changed no number, label or source: the reader's copies of the
+    # last build stand (reading every doctree again would cost a no-change build seconds).
+    written = getattr(app, "reader_export_written", False)
+    if not written and all(path.is_file() for path in targets.values()):
+        return
+    sections = {docname: _sections(env, docname) for docname in env.found_docs}
+    labels = label_table(env, sections)
     works = citation_table(env)
     macros = book_macros(app.config.mathjax3_config)
-    for docname in sorted(env.found_docs):
+    for docname in notebooks:
         source = Path(env.doc2path(docname))
-        if source.suffix != ".ipynb":
-            continue
-        converter = Converter(docname, labels, works, _sections(env, docname), macros)
+        converter = Converter(docname, labels, works, sections[docname], macros)
         notebook = reader_notebook(json.loads(source.read_text(encoding="utf-8")), converter,
                                    wheel, macros_tex(macros))  # fmt: skip
         text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
-        _write_if_changed(outdir / "_sources" / f"{docname}.ipynb", text)
+        _write_if_changed(targets[docname], text)
 
 
 def setup(app: Sphinx) -> dict:
+    app.connect("doctree-resolved", _note_written)
     app.connect("build-finished", _export)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
