@@ -329,6 +329,18 @@ def _steps(step: Any, shape: tuple[int, ...]) -> np.ndarray:
     return h
 
 
+def broadcast_pair(
+    a: np.ndarray, b: np.ndarray, name_a: str, name_b: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` and ``b`` broadcast together; ``ValueError`` naming both shapes if they do not."""
+    try:
+        return np.broadcast_arrays(a, b)
+    except ValueError:
+        raise ValueError(
+            f"shapes of {name_a} {a.shape} and {name_b} {b.shape} do not broadcast"
+        ) from None
+
+
 def _float_pair(a: Any, b: Any, dtypes: Any) -> tuple[np.ndarray, np.ndarray]:
     """``a`` and ``b`` as contiguous arrays of one of ``dtypes``, the same for both, broadcast
     together (0-d stays 0-d); ``TypeError`` for another or a mixed dtype, ``ValueError`` for
@@ -345,10 +357,5 @@ def _float_pair(a: Any, b: Any, dtypes: Any) -> tuple[np.ndarray, np.ndarray]:
             f"a and b must have the same dtype, got {a_arr.dtype} and {b_arr.dtype}; "
             "cast the reference to the dtype of the result first"
         )
-    try:
-        a_arr, b_arr = np.broadcast_arrays(a_arr, b_arr)
-    except ValueError:
-        raise ValueError(
-            f"shapes of a {a_arr.shape} and b {b_arr.shape} do not broadcast"
-        ) from None
+    a_arr, b_arr = broadcast_pair(a_arr, b_arr, "a", "b")
     return np.array(a_arr), np.array(b_arr)  # contiguous copies, 0-d stays 0-d

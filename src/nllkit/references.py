@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import names_itself
+from ._validation import broadcast_pair, names_itself
 
 __all__ = [
     "mp_binary_cross_entropy_with_logits",
@@ -855,12 +855,7 @@ def mp_kl_divergence(p: Any, q: Any, axis: int = -1) -> np.ndarray:
     """
     p_arr, q_arr = _float_array(p, "p"), _float_array(q, "q")
     dtype = _result_dtype(p_arr, q_arr)
-    try:
-        p_arr, q_arr = np.broadcast_arrays(p_arr, q_arr)
-    except ValueError:
-        raise ValueError(
-            f"shapes of p {p_arr.shape} and q {q_arr.shape} do not broadcast"
-        ) from None
+    p_arr, q_arr = broadcast_pair(p_arr, q_arr, "p", "q")
     p_rows, _ = _rows(p_arr, axis, "p")
     q_rows, _ = _rows(q_arr, axis, "q")
     return _along_rows(_k_kl_row, [p_rows, q_rows], dtype, keep_length=False)
