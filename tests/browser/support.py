@@ -147,8 +147,12 @@ READER_JS = (
 # Scroll down, then back up a little (what makes the theme show its "Back to top" button), and
 # name what the button covers: the topmost thing under it that belongs to the article.
 BACK_TO_TOP_JS = """async () => {
-    // The theme sets the button's display in its scroll listener; two frames deliver the event.
-    const frames = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    // The theme sets the button's display in its scroll listener; two frames deliver the event
+    // (or 300 ms, if the page draws no frame: a visit must never wait for ever).
+    const frames = () => Promise.race([
+        new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))),
+        new Promise(r => setTimeout(r, 300)),
+    ]);
     window.scrollTo({top: document.documentElement.scrollHeight / 2, behavior: 'instant'});
     await frames();
     window.scrollBy({top: -300, behavior: 'instant'});
@@ -396,8 +400,12 @@ NO_TRANSITIONS_CSS = (
     "*, *::before, *::after { transition: none !important; animation: none !important; }"
 )
 TRANSITIONS_DONE_JS = """async () => {
-    await new Promise(requestAnimationFrame);
-    await Promise.all(document.getAnimations().map(a => a.finished.catch(() => null)));
+    // Bounded, like every wait of a visit: an endless animation or a page that draws no frame
+    // must not hang the run (one did, on a reference page, with no timeout to end it).
+    const bounded = (promise, ms) => Promise.race([promise, new Promise(r => setTimeout(r, ms))]);
+    await bounded(new Promise(requestAnimationFrame), 300);
+    await bounded(
+        Promise.all(document.getAnimations().map(a => a.finished.catch(() => null))), 3000);
 }"""
 
 
