@@ -85,3 +85,33 @@ def test_punctuation_after_inline_maths_stays_on_its_line():
     )
     assert pairs == [",", ")."], text
     assert text.count("maths-nobreak") == 2  # b is followed by a space: nothing to keep
+
+
+def _reader_export():
+    path = ROOT / "book/_ext/reader_export.py"
+    spec = importlib.util.spec_from_file_location("reader_export", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("reader_export", module)  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reader_notebook_converts_a_role_split_over_two_lines():
+    """Regression (e04b40b): MyST accepts a role whose text runs over a line break, and chapter
+    3's {numref} so split reached the reader's notebook raw."""
+    export = _reader_export()
+    labels = {
+        "sec-mle-variance": export.Target("book/02-ml", "section", "2.4.1", "The variance"),
+        "eq-ml-nll": export.Target("book/02-ml", "displaymath", "2.3", ""),
+    }
+    converter = export.Converter("book/03-nll", labels, {}, [], {"vw": r"\boldsymbol{w}"})
+    source = (
+        "As proved in {numref}`section\n%s <sec-mle-variance>`, and by\n"
+        "{eq}`eq-ml-nll`, the weights $\\vw$\nstay.\n\n"
+        "```python\n{numref}`kept <in-code>`\n```"
+    )
+    out = converter.markdown(source)
+    assert "[section\n2.4.1](02-ml.ipynb#sec-mle-variance)" in out, out
+    assert "[(2.3)](02-ml.ipynb#eq-ml-nll)" in out, out
+    assert "$\\boldsymbol{w}$\nstay." in out, out
+    assert "{numref}`kept <in-code>`" in out, "a code block is not prose"

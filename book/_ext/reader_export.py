@@ -212,6 +212,13 @@ def expand_macros(text: str, macros: dict[str, str]) -> str:
 SMART_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
 
+def _starts_block(line: str) -> bool:
+    """Whether a line ends a paragraph of text: a blank line, or one convert() treats apart."""
+    return not line.strip() or any(
+        pattern.match(line) for pattern in (DIRECTIVE, CODE_FENCE, LABEL_LINE, HEADING)
+    )
+
+
 def _normalised(title: str) -> str:
     """A heading as Markdown and as docutils write it, compared: no markup, no smart quotes."""
     return re.sub(r"[\s$`*_]", "", title.translate(SMART_QUOTES))
@@ -376,8 +383,13 @@ class Converter:
             if pending_anchor:
                 out.append(f'<a id="{pending_anchor}"></a>')
                 pending_anchor = None
-            out.append(self.inline(line))
-            index += 1
+            # A paragraph's lines go through inline() together: MyST lets a role, a link or
+            # inline maths run over a line break, and so must the conversion.
+            end = index + 1
+            while end < len(lines) and not _starts_block(lines[end]):
+                end += 1
+            out += self.inline("\n".join(lines[index:end])).split("\n")
+            index = end
         if pending_anchor:
             out.append(f'<a id="{pending_anchor}"></a>')
         return out
