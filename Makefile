@@ -17,7 +17,7 @@ JOBS ?= 2
 # in xdist's default order by number of tests.
 PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadscope --no-loadscope-reorder
 
-.PHONY: help install book pdf test test-export portability lab outputs serve bench mutants lint format clean distclean
+.PHONY: help install book pdf test test-export portability lab lab-source outputs serve bench mutants lint format clean distclean
 
 help:
 	@echo "make book      build the HTML book into _build/html from the stored outputs"
@@ -26,7 +26,8 @@ help:
 	@echo "               build, links, browser"
 	@echo "make test-export  the PDF, a reader's notebook run outside the repository, JupyterLab"
 	@echo "make portability  only nbval, at the native CPU level and under emulated CPUs"
-	@echo "make lab       JupyterLab on book/ with nllkit installed"
+	@echo "make lab       JupyterLab on notebooks/: your copies of the reader's notebooks"
+	@echo "make lab-source  JupyterLab on the MyST chapters in book/ (for authors)"
 	@echo "make outputs   re-execute chapters in place (NOTEBOOKS='book/01-….ipynb' for some)"
 	@echo "make serve     serve _build/html on http://127.0.0.1:$(PORT)/"
 	@echo "make bench     accuracy and speed tables: nllkit vs numpy, scipy, torch"
@@ -67,9 +68,15 @@ test-export: $(STAMP)
 portability: $(STAMP)
 	$(PYTEST) book tests/test_portability.py
 
-# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+# The learner's copies (tools/lab_notebooks.py says why not book/ itself); lab-source opens the
+# MyST chapters for authors. Jupyter refuses to run as root unless told; CI machines often are.
+AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=book $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/python tools/lab_notebooks.py
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(AS_ROOT)
+
+lab-source: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=book $(AS_ROOT)
 
 outputs: $(STAMP)
 	$(BIN)/python tools/execute_notebooks.py $(NOTEBOOKS)

@@ -1,10 +1,11 @@
 """JupyterLab itself, the learner's client: a reader's notebook opened, run and read in it.
 
 JupyterLab (the venv's, as ``make lab`` starts it) serves a temporary folder that holds one
-chapter's reader's notebook (the site's download), on a loopback port with a token; Debian's
-Chromium opens the notebook, runs all cells and reads what Lab shows: no error output, and
-every formula typeset by Lab's own MathJax with the book's macros, which only the notebook's
-first cell defines. Lab's settings and workspaces live in the temporary folder too.
+chapter's reader's notebook (the site's download, copied by ``make lab``'s own tool), on a
+loopback port with a token; Debian's Chromium opens the notebook, runs all cells and reads
+what Lab shows: no error output, and every formula typeset by Lab's own MathJax with the
+book's macros, which only the notebook's first cell defines. Lab's settings and workspaces
+live in the temporary folder too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -22,8 +22,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
+
 from .conftest import _free_port, _stop
 from .support import is_local
+
+sys.path.insert(0, str(ROOT / "tools"))
+import lab_notebooks
 
 pytestmark = [pytest.mark.browser, pytest.mark.export]
 
@@ -140,8 +145,9 @@ def start_lab(folder: Path) -> tuple[subprocess.Popen, str, str]:
 
 
 def run_in_lab(browser, notebook: Path, folder: Path) -> tuple[dict, dict, list[str]]:
-    """Open ``notebook`` (copied into ``folder``) in Lab, run all cells, read the maths."""
-    shutil.copyfile(notebook, folder / notebook.name)
+    """Open ``notebook`` (copied into ``folder`` as ``make lab`` copies it) in Lab, run all
+    cells, read the maths."""
+    assert lab_notebooks.refresh(notebook.parent, folder, [notebook.name]) == {notebook.name: "new"}
     server, base, token = start_lab(folder)
     blocked: list[str] = []
     try:
