@@ -170,6 +170,22 @@ def test_pdf_cuts_nothing_at_the_margin(book_pdf):
     assert page > 100, f"the PDF has only {page} pages"
 
 
+SECTION_HEADING = re.compile(r"^\s*\d+(?:\.\d+)+\.\s+\S")
+
+
+def test_pdf_leaves_no_heading_at_the_foot_of_a_page(pdf_text):
+    """A section heading is never the last line of a page (its page number aside): it would
+    be cut from its section, or split in two when it runs over two lines."""
+    stranded = []
+    for number, text in enumerate(pdf_text.split("\f"), start=1):
+        lines = [line for line in text.splitlines() if line.strip()]
+        if lines and re.fullmatch(r"\s*\d+\s*", lines[-1]):
+            lines.pop()
+        if lines and SECTION_HEADING.match(lines[-1]):
+            stranded.append(f"page {number}: {lines[-1].strip()!r}")
+    assert not stranded, "headings at the foot of a page:\n" + "\n".join(stranded)
+
+
 def test_pdf_has_a_linked_table_of_contents(book_pdf):
     """Bookmarks for the headings, and the contents page's entries link into the document."""
     data = book_pdf.read_bytes()

@@ -52,7 +52,9 @@ PRINT_CSS = """\
   details.dropdown > *, .toggle-hidden, div.solution .dropdown-content {
     display: block !important; visibility: visible !important; }
   div.cell_output img, figure img { max-width: 100% !important; height: auto; }
-  h1, h2, h3, h4, .admonition-title { break-after: avoid; }
+  /* A heading stays whole and with what follows it: a two-line heading was split over two
+     pages, its first line left alone at the foot of one (chapters 6 and 9). */
+  h1, h2, h3, h4, .admonition-title { break-after: avoid; break-inside: avoid; }
   figure, img { break-inside: avoid; }
 }
 """
