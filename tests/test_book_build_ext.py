@@ -13,9 +13,10 @@ import yaml
 from conftest import ROOT
 
 
-def _load_extension():
-    spec = importlib.util.spec_from_file_location("book_build", ROOT / "book/_ext/book_build.py")
+def _load_extension(name="book_build"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / f"book/_ext/{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -87,19 +88,10 @@ def test_punctuation_after_inline_maths_stays_on_its_line():
     assert text.count("maths-nobreak") == 2  # b is followed by a space: nothing to keep
 
 
-def _reader_export():
-    path = ROOT / "book/_ext/reader_export.py"
-    spec = importlib.util.spec_from_file_location("reader_export", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("reader_export", module)  # its dataclasses look themselves up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_reader_notebook_converts_a_role_split_over_two_lines():
     """Regression (e04b40b): MyST accepts a role whose text runs over a line break, and chapter
     3's {numref} so split reached the reader's notebook raw."""
-    export = _reader_export()
+    export = _load_extension("reader_export")
     labels = {
         "sec-mle-variance": export.Target("book/02-ml", "section", "2.4.1", "The variance"),
         "eq-ml-nll": export.Target("book/02-ml", "displaymath", "2.3", ""),
