@@ -226,8 +226,21 @@ def test_phone_and_tablet_drawers_open(width, browser, site_url):
 RAW_TEX = re.compile(r"\\[A-Za-z]+|\\[()\[\]]")
 
 
+# Counts the pages parsed for snippets (reader.js parses each result page once, not per hit).
+COUNT_PARSES_JS = """() => {
+    window.pagesParsed = 0;
+    const parse = DOMParser.prototype.parseFromString;
+    DOMParser.prototype.parseFromString = function (...args) {
+        window.pagesParsed += 1;
+        return parse.apply(this, args);
+    };
+}"""
+
+
 def test_search_finds_sections_with_readable_snippets(tab):
-    """ "softmax" leads to sections (not only pages), and no snippet shows raw TeX."""
+    """ "softmax" leads to sections (not only pages), no snippet shows raw TeX, and each
+    result page is parsed once however many of its sections are hits."""
+    tab.page.add_init_script(script=f"({COUNT_PARSES_JS})()")
     tab.open("search.html?q=softmax")
     read_results(tab)
     tab.page.wait_for_timeout(500)  # snippets arrive after the list
@@ -240,5 +253,9 @@ def test_search_finds_sections_with_readable_snippets(tab):
     assert sections, f"no section-level hit among {[r['href'] for r in results]}"
     raw = [r["snippet"][:120] for r in results if RAW_TEX.search(r["snippet"])]
     assert not raw, "snippets with raw TeX:\n" + "\n".join(raw)
+    pages = {urlsplit(r["href"])._replace(fragment="").geturl() for r in results}
+    parsed = tab.page.evaluate("() => window.pagesParsed")
+    assert len(results) > len(pages), "no page with two hits: the parse count proves nothing"
+    assert parsed == len(pages), f"{parsed} parses for {len(results)} hits on {len(pages)} pages"
     boxes = tab.page.locator("input[name=q]:visible, .search-button-field:visible").count()
     assert boxes == 1, f"the search page shows {boxes} search boxes"
