@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -88,8 +89,14 @@ def _run_under(config, notebooks, tmp_path_factory) -> _Run:
     """The configuration's one nbval process: a pytest start and its imports cost seconds, so
     a configuration runs every selected chapter in one process, a fresh kernel for each."""
     if config.name not in _RUNS:
-        junit = tmp_path_factory.mktemp(f"nbval-{config.name}") / "junit.xml"
-        env = dict(os.environ, PYTHONHASHSEED="0", **config.env())
+        folder = tmp_path_factory.mktemp(f"nbval-{config.name}")
+        junit = folder / "junit.xml"
+        startup = folder / "ipython" / "profile_default" / "startup"
+        startup.mkdir(parents=True)
+        shutil.copy(Path(__file__).with_name("portability_startup.py"), startup)
+        env = dict(
+            os.environ, PYTHONHASHSEED="0", IPYTHONDIR=str(folder / "ipython"), **config.env()
+        )
         result = subprocess.run(
             nbval_command(notebooks, junit),
             cwd=ROOT,
