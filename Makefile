@@ -8,6 +8,10 @@ STAMP  := $(VENV)/.installed
 # The kernels that execute the chapters must be this venv's python.
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
+# Bytecode caches on, although a machine may set PYTHONDONTWRITEBYTECODE: without them every
+# pytest process rewrites and compiles the test modules and plugins again (collection 7.9 s
+# of CPU instead of 5.4 s, for each xdist worker and each portability process).
+unexport PYTHONDONTWRITEBYTECODE
 
 PORT ?= 8000
 NOTEBOOKS ?=
