@@ -58,7 +58,9 @@ function readerSearch() {
       cleaned.set(key, page);
     }
     const section = anchor ? page.getElementById(decodeURIComponent(anchor.slice(1))) : null;
-    const root = section || page.querySelector("article.bd-article, [role=main]");
+    // The article, not [role=main]: main also holds the header's download menu (".ipynb").
+    const root =
+      section || page.querySelector("article.bd-article") || page.querySelector("[role=main]");
     const text = root ? root.textContent.replace(/\s+/g, " ") : "";
     return text.replace(/…(?:[\s,;.]*…)+/g, "…").trim();
   };

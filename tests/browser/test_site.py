@@ -226,6 +226,22 @@ def test_phone_and_tablet_drawers_open(width, browser, site_url):
 RAW_TEX = re.compile(r"\\[A-Za-z]+|\\[()\[\]]")
 
 
+# The article header's download menu, which a snippet taken from all of <main> began with.
+PAGE_CHROME = re.compile(r"(?:^|\s)\.ipynb\b")
+# Visible search fields whose magnifying glass reaches into the text area (past the padding).
+ICON_OVER_TEXT_JS = """() => Array.from(document.querySelectorAll("form.bd-search"))
+    .filter(form => form.offsetParent !== null)
+    .flatMap(form => {
+        const icon = form.querySelector(".fa-magnifying-glass");
+        const field = form.querySelector("input[name=q]");
+        if (!icon || !field) return [];
+        const text = field.getBoundingClientRect().left
+            + parseFloat(getComputedStyle(field).paddingLeft);
+        const right = icon.getBoundingClientRect().right;
+        return right > text ? [`icon ends at ${right} px, text starts at ${text} px`] : [];
+    })"""
+
+
 # Counts the pages parsed for snippets (reader.js parses each result page once, not per hit).
 COUNT_PARSES_JS = """() => {
     window.pagesParsed = 0;
@@ -253,6 +269,10 @@ def test_search_finds_sections_with_readable_snippets(tab):
     assert sections, f"no section-level hit among {[r['href'] for r in results]}"
     raw = [r["snippet"][:120] for r in results if RAW_TEX.search(r["snippet"])]
     assert not raw, "snippets with raw TeX:\n" + "\n".join(raw)
+    chrome = [r["snippet"][:120] for r in results if PAGE_CHROME.search(r["snippet"])]
+    assert not chrome, "snippets with the page's buttons in them:\n" + "\n".join(chrome)
+    covered = tab.page.evaluate(ICON_OVER_TEXT_JS)
+    assert not covered, f"the search box's icon covers the typed text: {covered}"
     pages = {urlsplit(r["href"])._replace(fragment="").geturl() for r in results}
     parsed = tab.page.evaluate("() => window.pagesParsed")
     assert len(results) > len(pages), "no page with two hits: the parse count proves nothing"
