@@ -91,12 +91,11 @@ def _run_under(config, notebooks, tmp_path_factory) -> _Run:
     if config.name not in _RUNS:
         folder = tmp_path_factory.mktemp(f"nbval-{config.name}")
         junit = folder / "junit.xml"
-        startup = folder / "ipython" / "profile_default" / "startup"
+        ipython = folder / "ipython"
+        startup = ipython / "profile_default" / "startup"
         startup.mkdir(parents=True)
         shutil.copy(Path(__file__).with_name("portability_startup.py"), startup)
-        env = dict(
-            os.environ, PYTHONHASHSEED="0", IPYTHONDIR=str(folder / "ipython"), **config.env()
-        )
+        env = dict(os.environ, PYTHONHASHSEED="0", IPYTHONDIR=str(ipython), **config.env())
         result = subprocess.run(
             nbval_command(notebooks, junit),
             cwd=ROOT,

@@ -254,8 +254,9 @@ COUNT_PARSES_JS = """() => {
 
 
 def test_search_finds_sections_with_readable_snippets(tab):
-    """ "softmax" leads to sections (not only pages), no snippet shows raw TeX, and each
-    result page is parsed once however many of its sections are hits."""
+    """ "softmax" leads to sections (not only pages); no snippet shows raw TeX or the page's
+    buttons; the box's icon covers no typed text; each result page is parsed once, however
+    many of its sections are hits."""
     tab.page.add_init_script(script=f"({COUNT_PARSES_JS})()")
     tab.open("search.html?q=softmax")
     read_results(tab)
